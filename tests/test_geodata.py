@@ -1,0 +1,354 @@
+"""Quality of the committed geodata: format, provenance, geometry and the build itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import pytest
+import shapely
+from geojson_pydantic import FeatureCollection
+from shapely.geometry import LineString, Point, shape
+
+from geodata import build
+
+ROOT = Path(__file__).resolve().parents[1]
+GEODATA = ROOT / "geodata"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "geodata_source"
+LAYERS = ("borders", "countries", "places", "crossings")
+GEOD = pyproj.Geod(ellps="WGS84")
+BELARUS_FRONTIERS = ("BY-LT", "BY-LV", "BY-PL", "BY-RU", "BY-UA")
+SIX_BY_RU_CHECKPOINTS = {
+    "yukhovichi-dolostsy", "jezerishche-nevel", "lyozna-kruglovka", "redki-krasnaya-gorka",
+    "zvenchatka-dubovichka", "selishcha-novozybkov",
+}
+
+
+def load(layer: str) -> dict:
+    return json.loads((GEODATA / f"{layer}.geojson").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, dict]:
+    return {layer: load(layer) for layer in LAYERS}
+
+
+@pytest.fixture(scope="module")
+def borders(layers) -> dict[str, dict]:
+    return {f["id"]: f for f in layers["borders"]["features"]}
+
+
+@pytest.fixture(scope="module")
+def countries(layers) -> dict[str, dict]:
+    return {f["id"]: f for f in layers["countries"]["features"]}
+
+
+TO_LAEA = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3035", always_xy=True)
+
+
+def to_laea(geom):
+    """Shapely geometry lon/lat → ETRS89-LAEA metres (EPSG:3035), for distances under 50 km.
+
+    Long edges (the window's cut along a parallel) are densified first, so
+    that they stay curves, not chords, once projected.
+    """
+    geom = shapely.segmentize(geom, 0.01)
+    return shapely.transform(geom, lambda xy: np.column_stack(
+        TO_LAEA.transform(xy[:, 0], xy[:, 1])))
+
+
+def geodesic_distance_m(a: Point, b: Point) -> float:
+    _, _, dist = GEOD.inv(a.x, a.y, b.x, b.y)
+    return dist
+
+
+# ---------------------------------------------------------------- format and provenance
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_is_valid_rfc7946_with_unique_ids(layer):
+    data = load(layer)
+    collection = FeatureCollection.model_validate(data)
+    ids = [f.id for f in collection.features]
+    assert all(isinstance(i, str) and i for i in ids)
+    assert len(ids) == len(set(ids)), "duplicate feature ids"
+    assert len(ids) > 0
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_coordinates_are_crs84_rounded_to_six_decimals(layer):
+    def walk(coords):
+        if isinstance(coords[0], (int, float)):
+            yield coords
+        else:
+            for c in coords:
+                yield from walk(c)
+
+    for feature in load(layer)["features"]:
+        for lon, lat in walk(feature["geometry"]["coordinates"]):
+            assert -180 <= lon <= 180 and -90 <= lat <= 90
+            assert round(lon, 6) == lon and round(lat, 6) == lat
+
+
+def test_polygons_are_valid_and_right_hand_wound(countries):
+    for code, feature in countries.items():
+        geom = shape(feature["geometry"])
+        assert geom.is_valid, code
+        for poly in shapely.get_parts(geom):
+            assert poly.exterior.is_ccw, f"{code}: exterior ring must be counterclockwise"
+            assert all(not ring.is_ccw for ring in poly.interiors), f"{code}: holes clockwise"
+
+
+def test_manifest_matches_the_committed_files():
+    manifest = json.loads((GEODATA / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest["outputs"]) == {f"{layer}.geojson" for layer in LAYERS}
+    for name, entry in manifest["outputs"].items():
+        data = (GEODATA / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+        assert len(data) == entry["bytes"], name
+        assert len(json.loads(data)["features"]) == entry["features"], name
+    for key in ("maritime", "land", "geonames"):
+        source = manifest["sources"][key]
+        assert source["sha256"] == build.SOURCES[key].sha256
+        assert source["version"] and source["licence"] and source["attribution"]
+    for name, digest in manifest["sources"]["curated"]["files"].items():
+        path = GEODATA / "curated" / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+    assert "command" in manifest["build"] and manifest["build"]["tools"]["geos"]
+
+
+def test_committed_geodata_stays_under_15_mb():
+    total = sum(p.stat().st_size for p in GEODATA.rglob("*") if p.is_file()
+                and "__pycache__" not in p.parts)
+    assert total < 15_000_000, f"{total / 1e6:.1f} MB"
+
+
+def test_every_feature_names_its_source(layers):
+    for layer in ("borders", "countries", "places"):
+        for feature in layers[layer]["features"]:
+            assert feature["properties"]["source"], (layer, feature["id"])
+    for feature in layers["crossings"]["features"]:
+        props = feature["properties"]
+        assert props["reference"].startswith("http"), feature["id"]
+        assert props["location_method"] and props["precision_m"] > 0
+        located = [s for s in props["settlements"].values() if s]
+        assert located, feature["id"]
+        assert all(s["source"] for s in located)
+
+
+# ---------------------------------------------------------------- borders
+
+
+def independent_length_km(geometry: dict) -> float:
+    """Sum of geodesic segment lengths straight from the coordinates (pyproj Geod.inv)."""
+    lines = ([geometry["coordinates"]] if geometry["type"] == "LineString"
+             else geometry["coordinates"])
+    total = 0.0
+    for line in lines:
+        lons = [c[0] for c in line]
+        lats = [c[1] for c in line]
+        _, _, dists = GEOD.inv(lons[:-1], lats[:-1], lons[1:], lats[1:])
+        total += sum(dists)
+    return total / 1000.0
+
+
+def test_border_ids_are_sorted_alpha2_pairs(borders):
+    for bid, feature in borders.items():
+        a, b = bid.split("-")
+        assert a < b and feature["properties"]["countries"] == [a, b]
+    assert set(BELARUS_FRONTIERS) <= set(borders)
+
+
+def test_every_border_length_equals_an_independent_geodesic_recomputation(borders):
+    for bid, feature in borders.items():
+        assert feature["properties"]["length_km"] == pytest.approx(
+            independent_length_km(feature["geometry"]), abs=0.002), bid
+
+
+@pytest.mark.parametrize("bid", BELARUS_FRONTIERS)
+def test_belarus_frontier_within_8_percent_of_its_cited_length(borders, bid):
+    props = borders[bid]["properties"]
+    assert props["cited_source"]
+    deviation = abs(props["length_km"] - props["cited_length_km"]) / props["cited_length_km"]
+    assert deviation <= 0.08, f"{bid}: {props['length_km']} km vs {props['cited_length_km']} km"
+    assert props["clipped"] is False
+
+
+def tripoint_from_polygons(countries: dict, codes: tuple[str, str, str], near: Point) -> Point:
+    """Where three land polygons meet, looked for within 0.5 degrees of ``near``.
+
+    The centre of the first non-empty overlap of the three polygons' buffers.
+    """
+    area = near.buffer(0.5)
+    geoms = [shape(countries[c]["geometry"]).intersection(area) for c in codes]
+    for tolerance in (0.001, 0.002, 0.004, 0.008, 0.016):
+        common = geoms[0].buffer(tolerance)
+        for geom in geoms[1:]:
+            common = common.intersection(geom.buffer(tolerance))
+        if not common.is_empty:
+            return common.centroid
+    raise AssertionError(f"no tripoint for {codes}")
+
+
+def test_by_ru_is_one_line_between_its_tripoints_plus_enclave_rings(borders, countries):
+    geometry = shape(borders["BY-RU"]["geometry"])
+    parts = list(shapely.get_parts(geometry))
+    open_lines = [p for p in parts if not p.is_closed]
+    rings = [p for p in parts if p.is_closed]
+    assert len(open_lines) == 1, "the frontier must be one continuous line"
+    assert borders["BY-RU"]["properties"]["rings"] == len(rings)
+    for ring in rings:  # an enclave lies inside Belarus's outline
+        assert shape(countries["BY"]["geometry"]).buffer(0.01).contains(ring.centroid)
+    line = open_lines[0]
+    north = tripoint_from_polygons(countries, ("BY", "LV", "RU"), Point(line.coords[0]))
+    south = tripoint_from_polygons(countries, ("BY", "RU", "UA"), Point(line.coords[-1]))
+    assert geodesic_distance_m(Point(line.coords[0]), north) < 1000
+    assert geodesic_distance_m(Point(line.coords[-1]), south) < 1000
+
+
+@pytest.mark.parametrize("bid", BELARUS_FRONTIERS)
+def test_belarus_frontiers_are_continuous(borders, bid):
+    geometry = shape(borders[bid]["geometry"])
+    open_lines = [p for p in shapely.get_parts(geometry) if not p.is_closed]
+    assert len(open_lines) == 1
+
+
+def test_border_separates_its_two_countries(borders, countries):
+    """Sample points along each Belarus frontier lie within 1 km of both countries."""
+    for bid in BELARUS_FRONTIERS:
+        a, b = (to_laea(shape(countries[c]["geometry"])) for c in bid.split("-"))
+        line = to_laea(shape(borders[bid]["geometry"]))
+        for fraction in (0.1, 0.3, 0.5, 0.7, 0.9):
+            point = line.interpolate(fraction, normalized=True)
+            assert a.distance(point) < 1000 and b.distance(point) < 1000, (bid, fraction)
+
+
+# ---------------------------------------------------------------- crossings and places
+
+
+def test_crossings_lie_on_their_border(layers, borders):
+    for feature in layers["crossings"]["features"]:
+        point = Point(feature["geometry"]["coordinates"])
+        line = shape(borders[feature["properties"]["border"]]["geometry"])
+        nearest = shapely.ops.nearest_points(line, point)[0]
+        assert geodesic_distance_m(point, nearest) <= 500, feature["id"]
+
+
+def test_the_six_russia_belarus_checkpoints_are_there(layers):
+    crossings = {f["id"]: f for f in layers["crossings"]["features"]}
+    assert SIX_BY_RU_CHECKPOINTS <= set(crossings)
+    for cid in SIX_BY_RU_CHECKPOINTS:
+        props = crossings[cid]["properties"]
+        assert props["border"] == "BY-RU"
+        assert props["dates"]["by_checks_since"] == "2023-05-05"
+        assert props["name_by_local"] and props["name_other_local"]
+
+
+@pytest.mark.parametrize(
+    ("pid", "name", "country"),
+    [("minsk", "Minsk", "BY"), ("moscow", "Moscow", "RU"), ("kyiv", "Kyiv", "UA"),
+     ("brest", "Brest", "BY"), ("vitebsk", "Vitebsk", "BY"), ("homyel", "Homyel'", "BY"),
+     ("mahilyow", "Mahilyow", "BY"), ("smolensk", "Smolensk", "RU"),
+     ("bryansk", "Bryansk", "RU"), ("pskov", "Pskov", "RU"), ("divin", "Divin", "BY")],
+)
+def test_story_places_are_there(layers, pid, name, country):
+    places = {f["id"]: f for f in layers["places"]["features"]}
+    assert places[pid]["properties"]["name"] == name
+    assert places[pid]["properties"]["country"] == country
+
+
+def test_divin_is_curated_with_its_names(layers):
+    divin = next(f for f in layers["places"]["features"] if f["id"] == "divin")
+    props = divin["properties"]
+    assert props["name_local"] == "Дзівін"
+    assert {"Дивин", "Dzivin", "Dyvin"} <= set(props["alternate_names"])
+    assert props["source"].startswith("https://")
+    assert props["near_belarus_frontier"] is True
+
+
+def test_capitals_are_kind_capital(layers):
+    kinds = {f["id"]: f["properties"]["kind"] for f in layers["places"]["features"]}
+    assert kinds["minsk"] == kinds["moscow"] == kinds["kyiv"] == "capital"
+    assert kinds["brest"] == "city"
+
+
+def test_every_place_lies_in_its_stated_country(layers, countries):
+    polygons = {code: to_laea(shape(f["geometry"])) for code, f in countries.items()}
+    for geom in polygons.values():
+        shapely.prepare(geom)
+    features = layers["places"]["features"]
+    points = to_laea(shapely.points([f["geometry"]["coordinates"] for f in features]))
+    misplaced = []
+    for feature, point in zip(features, points, strict=True):
+        country = feature["properties"]["country"]
+        if country not in polygons:
+            misplaced.append((feature["id"], country, "no polygon"))
+        elif polygons[country].distance(point) > 1000:
+            misplaced.append((feature["id"], country))
+    assert misplaced == []
+
+
+def test_places_meet_the_selection_rule(layers):
+    for feature in layers["places"]["features"]:
+        props = feature["properties"]
+        if props["geonames_id"] is None:
+            continue
+        assert (props["population"] or 0) >= build.MIN_POPULATION or \
+            props["near_belarus_frontier"], feature["id"]
+
+
+# ---------------------------------------------------------------- the build
+
+
+@pytest.fixture(scope="module")
+def fixture_sources():
+    read = lambda name: json.loads((FIXTURE / name).read_text(encoding="utf-8"))  # noqa: E731
+    return (read("land.geojson")["features"], read("maritime.geojson")["features"],
+            read("geonames.json"))
+
+
+def run_fixture_build(fixture_sources) -> tuple[dict[str, bytes], dict]:
+    land, maritime, geonames = fixture_sources
+    window = build.BBox(27.9, 55.8, 28.6, 56.3)
+    layers, report = build.transform(land, maritime, geonames, window,
+                                     build.Progress(quiet=True), margin=0.2)
+    return build.serialize(layers), report
+
+
+def test_build_is_deterministic(fixture_sources):
+    first, _ = run_fixture_build(fixture_sources)
+    second, _ = run_fixture_build(fixture_sources)
+    assert first == second
+
+
+def test_fixture_build_finds_the_tripoint_borders(fixture_sources):
+    outputs, _ = run_fixture_build(fixture_sources)
+    borders = {f["id"]: f for f in json.loads(outputs["borders.geojson"])["features"]}
+    assert {"BY-LV", "BY-RU", "LV-RU"} <= set(borders)
+    for feature in borders.values():
+        assert feature["properties"]["clipped"] is True  # the small window cuts them all
+        assert math.isclose(feature["properties"]["length_km"],
+                            independent_length_km(feature["geometry"]), abs_tol=0.002)
+
+
+def test_chain_bridges_gaps_and_keeps_rings_apart():
+    pieces = [LineString([(0, 0), (0.01, 0)]), LineString([(0.0205, 0), (0.011, 0)]),
+              LineString([(5, 5), (5.01, 5), (5.01, 5.01), (5, 5)])]
+    line, rings, gaps = build.chain_pieces(pieces, Point(0, 0), 0.0001)
+    assert line.coords[0] == (0, 0) and line.coords[-1] == (0.0205, 0)
+    assert len(rings) == 1 and len(gaps) == 1 and gaps[0] > 0
+
+
+@pytest.mark.parametrize(
+    ("country", "name", "alternates", "expected"),
+    [("BY", "Kobryn", ["Кобрин", "Кобрын", "Kobrin"], "Кобрын"),
+     ("RU", "Smolensk", ["Смаленск", "Смоленск"], "Смоленск"),
+     ("UA", "Kyiv", ["Киев", "Київ"], "Київ"),
+     ("PL", "Terespol", ["Тэрэспаль"], "Terespol")],
+)
+def test_local_name_prefers_the_local_script_and_language(country, name, alternates, expected):
+    assert build.local_name(country, name, alternates) == expected
