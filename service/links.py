@@ -1,0 +1,52 @@
+"""Absolute links for OGC documents, built from the request's base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from service.responses import GEOJSON, HTML, JSON
+
+
+def href(request: Request, path: str, **params: Any) -> str:
+    """Absolute URL of *path* (no leading slash) with optional query parameters."""
+    url = f"{request.base_url}{path.lstrip('/')}"
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+    return f"{url}?{query}" if query else url
+
+
+def link(href_: str, rel: str, type_: str | None = None, title: str | None = None) -> dict:
+    """One OGC link object."""
+    item = {"href": href_, "rel": rel}
+    if type_:
+        item["type"] = type_
+    if title:
+        item["title"] = title
+    return item
+
+
+def self_links(request: Request, path: str, json_type: str = JSON) -> list[dict]:
+    """``self`` (JSON) and ``alternate`` (HTML) links for a resource."""
+    return [
+        link(href(request, path, f="json"), "self", json_type, "This document as JSON"),
+        link(href(request, path, f="html"), "alternate", HTML, "This document as HTML"),
+    ]
+
+
+def page_links(
+    request: Request, matched: int, offset: int, limit: int, returned: int
+) -> list[dict]:
+    """self/alternate/next/prev links for a page of features, keeping the other parameters."""
+    url = request.url
+    items = [
+        link(str(url.include_query_params(f="json")), "self", GEOJSON, "This page as GeoJSON"),
+        link(str(url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
+    ]
+    if offset + returned < matched:
+        nxt = url.include_query_params(offset=offset + limit, limit=limit)
+        items.append(link(str(nxt), "next", GEOJSON, "Next page"))
+    if offset > 0:
+        prev = url.include_query_params(offset=max(0, offset - limit), limit=limit)
+        items.append(link(str(prev), "prev", GEOJSON, "Previous page"))
+    return items

@@ -1,0 +1,79 @@
+"""The FastAPI application: ``create_app(settings)``; ``app`` for ``uvicorn service.main:app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service import __version__, pages
+from service.catalog import Catalog
+from service.dependencies import reject_unknown_params
+from service.errors import register_error_handlers
+from service.middleware import HttpCachingMiddleware
+from service.openapi import to_openapi_30
+from service.routes import borders, locate, meta, ogc, places
+from service.settings import Settings
+
+logger = logging.getLogger("service")
+
+DESCRIPTION = (
+    "The frontiers of Belarus as OGC API – Features (Part 1: Core, GeoJSON, HTML, OpenAPI 3.0) "
+    "plus border analytics: measured lengths, distances, crossings, zones and place search. "
+    "Data © OpenStreetMap contributors (ODbL) and GeoNames (CC BY 4.0)."
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; the data is loaded once, in the lifespan."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.catalog = Catalog.load(settings.data_dir, settings.simplify_levels_m)
+        yield
+
+    app = FastAPI(
+        title=settings.title,
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,  # served by routes/meta.py as OpenAPI 3.0 at /api
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(reject_unknown_params)],
+    )
+    app.state.settings = settings
+    # Replaceable by the map pages: (kind, document, request) -> HTML string.
+    app.state.html_renderer = pages.render
+
+    @cache
+    def openapi_30() -> dict[str, Any]:
+        return to_openapi_30(app.openapi())
+
+    app.state.openapi_30 = openapi_30
+    register_error_handlers(app)
+    for module in (ogc, borders, places, locate, meta):
+        app.include_router(module.router)
+    app.add_middleware(
+        HttpCachingMiddleware,
+        max_age=settings.cache_max_age,
+        min_size=settings.compress_min_bytes,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Content-Encoding"],
+        max_age=86400,
+    )
+    return app
+
+
+app = create_app()

@@ -1,0 +1,116 @@
+"""Borders: lengths, features at several levels of detail, crossings and zones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from service.dependencies import CatalogDep, FormatDep, SettingsDep
+from service.errors import InvalidParameterError
+from service.links import href, link, self_links
+from service.models import Borders
+from service.responses import GEOJSON, HTML, GeoJSONResponse, document_response
+from service.routes.ogc import ERRORS, feature_collection, feature_response
+
+router = APIRouter(tags=["Borders"])
+
+BORDER_ID_DOC = (
+    "Two country codes, alpha-2 or alpha-3, in any order and case: BY-RU, ru-by, BLR-RUS."
+)
+
+
+@router.get("/borders", summary="Every border with measured and cited lengths",
+            response_model=Borders)  # fmt: skip
+def borders(request: Request, fmt: FormatDep, catalog: CatalogDep) -> Response:
+    """Codes, names, measured geodesic length and the cited length with its source (km)."""
+    rows = [
+        {**row, "links": [link(href(request, f"borders/{row['id']}"), "item", GEOJSON)]}
+        for row in catalog.borders_summary()
+    ]
+    doc = {"title": "Borders", "borders": rows, "links": self_links(request, "borders")}
+    return document_response(request, fmt, "borders", doc)
+
+
+@router.get(
+    "/borders/{borderId}",
+    summary="One border as a GeoJSON Feature",
+    description=f"{BORDER_ID_DOC} With `simplify` (metres), a topology-preserving "
+    "simplification (EPSG:3035) whose every point lies within that distance of the full "
+    "line, with `simplified_length_km` beside the full `length_km`.",
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
+)
+def border(
+    request: Request,
+    borderId: str,  # noqa: N803 - URL template name
+    fmt: FormatDep,
+    catalog: CatalogDep,
+    simplify: Annotated[
+        float | None, Query(gt=0, le=100_000, description="Tolerance in metres (> 0).")
+    ] = None,
+) -> Response:
+    """The border line, full resolution or simplified; a dict look-up and cached bytes."""
+    level = catalog.border(borderId, simplify)
+    canonical = catalog.border_id(borderId)
+    col = catalog.collection("borders")
+    return feature_response(
+        request, fmt, col, col.ids[canonical], f"borders/{canonical}", body=level.feature_bytes
+    )
+
+
+@router.get(
+    "/borders/{borderId}/crossings",
+    summary="Crossings on a border",
+    description=BORDER_ID_DOC,
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
+)
+def crossings(
+    request: Request,
+    borderId: str,  # noqa: N803 - URL template name
+    fmt: FormatDep,
+    catalog: CatalogDep,
+) -> Response:
+    """The border checkpoints on that border as a FeatureCollection (may be empty)."""
+    canonical = catalog.border_id(borderId)
+    matched = catalog.crossings_on(canonical)
+    col = catalog.collection("crossings")
+    return feature_collection(
+        request, fmt, col, matched, len(matched) or 1, 0, catalog.loaded_at,
+        extra={"border": canonical},
+    )  # fmt: skip
+
+
+@router.get(
+    "/borders/{borderId}/zone",
+    summary="The strip of a given width along a border",
+    description=f"{BORDER_ID_DOC} `side` is `both` or one of the border's two countries "
+    "(alpha-2 or alpha-3); one side is the buffer clipped to that country's land polygon.",
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
+)
+def zone(
+    request: Request,
+    borderId: str,  # noqa: N803 - URL template name
+    fmt: FormatDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    width_km: Annotated[float, Query(gt=0, description="Width of the strip in kilometres.")],
+    side: Annotated[
+        str, Query(max_length=4, description="both, or a country code of the border.")
+    ] = "both",
+) -> Response:
+    """The border zone as a (Multi)Polygon Feature, with its geodesic area."""
+    if width_km > settings.max_zone_width_km:
+        raise InvalidParameterError(f"width_km must be at most {settings.max_zone_width_km:g}.")
+    canonical = catalog.border_id(borderId)
+    side = "both" if side.lower() == "both" else side
+    body = catalog.zone(canonical, float(width_km), side if side == "both" else side.upper())
+    if fmt == "html":
+        import orjson
+
+        doc = {**orjson.loads(body), "links": self_links(request, f"borders/{canonical}/zone")}
+        return document_response(request, fmt, "feature", doc)
+    return GeoJSONResponse(body)

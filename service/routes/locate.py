@@ -1,0 +1,39 @@
+"""Which country a point lies in, and the nearest border."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from service.dependencies import CatalogDep, FormatDep, check_lonlat
+from service.links import self_links
+from service.models import Locate
+from service.responses import document_response
+from service.routes.ogc import ERRORS
+
+router = APIRouter(tags=["Borders"])
+
+
+@router.get("/locate", summary="Country at a point and the nearest border",
+            response_model=Locate, responses=ERRORS)  # fmt: skip
+def locate(
+    request: Request,
+    fmt: FormatDep,
+    catalog: CatalogDep,
+    lon: Annotated[float, Query(description="Longitude, degrees (CRS84).")],
+    lat: Annotated[float, Query(description="Latitude, degrees (CRS84).")],
+) -> Response:
+    """The country whose land holds the point (null on lakes or outside the data) and the
+    nearest border with the geodesic distance (km) and nearest point."""
+    check_lonlat(lon, lat)
+    doc = {
+        "title": f"Location {lon:.5f}, {lat:.5f}",
+        "lon": lon,
+        "lat": lat,
+        "country": catalog.country_at(lon, lat),
+        "nearest_border": catalog.distances_to_borders(lon, lat)[0],
+        "links": self_links(request, f"locate?lon={lon}&lat={lat}"),
+    }
+    return document_response(request, fmt, "locate", doc)

@@ -1,0 +1,90 @@
+"""Service settings, read from the environment (prefix ``FRONTIER_ATLAS_``).
+
+``HOST``, ``PORT`` and ``WORKERS`` are also read without the prefix so that
+``make run`` honours the usual variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The committed data next to the package (works for the checkout and the Docker image).
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; ``create_app(Settings(...))`` takes one instance."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRONTIER_ATLAS_", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR,
+        description="Directory with borders/countries/places/crossings .geojson files.",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        validation_alias=AliasChoices("host", "FRONTIER_ATLAS_HOST", "HOST"),
+        description="Interface `frontier-atlas serve` binds to.",
+    )
+    port: int = Field(
+        8000,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("port", "FRONTIER_ATLAS_PORT", "PORT"),
+        description="TCP port `frontier-atlas serve` listens on.",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("workers", "FRONTIER_ATLAS_WORKERS", "WORKERS"),
+        description="Number of uvicorn worker processes.",
+    )
+    title: str = Field("Frontier Atlas", description="Service title on the landing page.")
+    simplify_levels_m: tuple[float, ...] = Field(
+        (100.0, 1_000.0, 5_000.0),
+        description="Simplification tolerances (metres) pre-computed for every border at start-up.",
+    )
+    max_radius_km: float = Field(
+        1_000.0, gt=0, description="Largest `radius_km` accepted by `/places?near=`."
+    )
+    max_zone_width_km: float = Field(
+        100.0, gt=0, description="Largest `width_km` accepted by `/borders/{id}/zone`."
+    )
+    cache_max_age: int = Field(
+        3600, ge=0, description="`Cache-Control: max-age` (seconds) on successful GETs."
+    )
+    compress_min_bytes: int = Field(
+        1024, ge=0, description="Bodies at least this large are gzip/brotli-compressed."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"], description="Origins allowed by CORS (GET only)."
+    )
+    log_level: str = Field("info", description="Log level for the service and uvicorn.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"data directory {value} does not exist")
+        return value
+
+    @field_validator("simplify_levels_m")
+    @classmethod
+    def _positive_levels(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(level <= 0 for level in value):
+            raise ValueError("simplification levels must be positive (metres)")
+        return tuple(sorted(set(value)))
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"critical", "error", "warning", "info", "debug", "trace"}:
+            raise ValueError("log_level must be one of critical, error, warning, info, debug")
+        return value

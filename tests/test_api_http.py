@@ -1,0 +1,138 @@
+"""HTTP behaviour: ETag/304, Cache-Control, gzip/brotli, CORS, OpenAPI, docs, health."""
+
+from __future__ import annotations
+
+import gzip
+
+import brotli
+import pytest
+
+GET_PATHS = [
+    "/",
+    "/conformance",
+    "/collections",
+    "/collections/places/items?limit=5",
+    "/collections/places/items/divin",
+    "/borders",
+    "/borders/RU-BY",
+    "/borders/BY-RU?simplify=500",
+    "/places?q=Divin",
+    "/places/divin/borders",
+    "/locate?lon=30&lat=54",
+    "/api",
+    "/api.html",
+]
+
+
+@pytest.mark.parametrize("path", GET_PATHS)
+def test_strong_etag_and_304(client, path):
+    first = client.get(path, headers={"accept-encoding": "identity"})
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert first.headers["cache-control"].startswith("public, max-age=")
+    again = client.get(path, headers={"if-none-match": etag, "accept-encoding": "identity"})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    other = client.get(path, headers={"if-none-match": '"nope"', "accept-encoding": "identity"})
+    assert other.status_code == 200
+
+
+def test_etag_is_stable_and_content_based(client):
+    a = client.get("/borders/BY-RU", headers={"accept-encoding": "identity"}).headers["etag"]
+    b = client.get("/borders/ru-by", headers={"accept-encoding": "identity"}).headers["etag"]
+    c = client.get("/borders/BY-UA", headers={"accept-encoding": "identity"}).headers["etag"]
+    assert a == b != c
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "encoding", "decode"),
+    [
+        ("gzip", "gzip", gzip.decompress),
+        ("br", "br", brotli.decompress),
+        ("gzip, deflate, br", "br", brotli.decompress),
+        ("br;q=0, gzip", "gzip", gzip.decompress),
+    ],
+)
+def test_compression(client, accept_encoding, encoding, decode):
+    plain = client.get("/borders/BY-RU", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    # httpx decodes transparently; read the raw stream to see the encoded bytes.
+    with client.stream("GET", "/borders/BY-RU", headers={"accept-encoding": accept_encoding}) as r:
+        raw = b"".join(r.iter_raw())
+        assert r.headers["content-encoding"] == encoding
+        assert "Accept-Encoding" in r.headers["vary"]
+        assert int(r.headers["content-length"]) == len(raw) < len(plain.content)
+        assert r.headers["etag"] != plain.headers["etag"]
+        etag = r.headers["etag"]
+    assert decode(raw) == plain.content
+    revalidate = client.get(
+        "/borders/BY-RU", headers={"accept-encoding": accept_encoding, "if-none-match": etag}
+    )
+    assert revalidate.status_code == 304
+
+
+def test_small_bodies_are_not_compressed(client):
+    response = client.get("/healthz", headers={"accept-encoding": "gzip, br"})
+    assert len(response.content) < 1024
+    assert "content-encoding" not in response.headers
+
+
+def test_cors_open_for_get(client):
+    response = client.get("/borders", headers={"origin": "https://news.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    preflight = client.options(
+        "/borders/BY-RU",
+        headers={"origin": "https://news.example", "access-control-request-method": "GET"},
+    )
+    assert preflight.status_code == 200
+    assert "GET" in preflight.headers["access-control-allow-methods"]
+
+
+def test_openapi_30(client):
+    response = client.get("/api")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"
+    doc = response.json()
+    assert doc["openapi"].startswith("3.0")
+    collection = "/collections/{collectionId}"
+    paths = ["/", "/conformance", "/collections", collection, f"{collection}/items",
+             f"{collection}/items/{{featureId}}", "/borders", "/borders/{borderId}",
+             "/borders/{borderId}/crossings", "/borders/{borderId}/zone", "/places",
+             "/places/{placeId}", "/places/{placeId}/borders", "/locate", "/healthz"]  # fmt: skip
+    for path in paths:
+        assert path in doc["paths"], path
+    limit = next(
+        p for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]
+        if p["name"] == "limit"
+    )  # fmt: skip
+    assert limit["schema"]["maximum"] == 10_000 and limit["schema"]["default"] == 100
+
+    def no_31_constructs(node):
+        if isinstance(node, dict):
+            assert node.get("type") != "null"
+            assert not isinstance(node.get("examples"), list) or "in" in node
+            for value in node.values():
+                no_31_constructs(value)
+        elif isinstance(node, list):
+            for value in node:
+                no_31_constructs(value)
+
+    no_31_constructs(doc)
+
+
+def test_api_html_documents_every_path_and_problem(client):
+    response = client.get("/api.html")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "/borders/{borderId}/zone" in response.text
+    assert 'id="problem-not-found"' in response.text
+    assert "<script" not in response.text  # no CDN, nothing to load
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.headers["cache-control"] == "no-store"
