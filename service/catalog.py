@@ -11,6 +11,7 @@ import csv
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -127,7 +128,6 @@ class Collection:
         features = document["features"]
         # GEOS parses GeoJSON far faster than shapely.geometry.shape builds objects.
         geoms = list(shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features]))
-        shapely.prepare(geoms)
         title, description = TITLES.get(cid, (cid.title(), ""))
         col = cls(cid, title, description, features, geoms, QUERYABLES.get(cid, []))
         col.ids = {str(f["id"]): i for i, f in enumerate(features)}
@@ -239,22 +239,29 @@ class Catalog:
     def load(cls, data_dir: Path, simplify_levels_m: Iterable[float] = ()) -> Catalog:
         """Read the four GeoJSON files in *data_dir* and build every index."""
         started = time.perf_counter()
-        collections = {}
-        for cid in COLLECTION_FILES:
-            path = data_dir / f"{cid}.geojson"
-            collections[cid] = Collection.build(cid, orjson.loads(path.read_bytes()))
+
+        def build(cid: str) -> Collection:
+            return Collection.build(cid, orjson.loads((data_dir / f"{cid}.geojson").read_bytes()))
+
+        # GEOS parses the large country polygons without the GIL: let it overlap with
+        # the pure-Python work (other layers, the name index).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            countries = pool.submit(build, "countries")
+            collections = {cid: build(cid) for cid in COLLECTION_FILES if cid != "countries"}
+            places_index = NameIndex.build(
+                (
+                    f["properties"].get("name") or "",
+                    [f["properties"].get("name_local") or "", f["id"],
+                     *(f["properties"].get("alternate_names") or [])],
+                )
+                for f in collections["places"].features
+            )  # fmt: skip
+            collections["countries"] = countries.result()
+        collections = {cid: collections[cid] for cid in COLLECTION_FILES}
         alpha3, names = _country_codes(data_dir, collections["countries"].features)
         catalog = cls(data_dir, collections, alpha3, names, tuple(simplify_levels_m))
+        catalog.places_index = places_index
         catalog._measure_borders()
-        places = collections["places"].features
-        catalog.places_index = NameIndex.build(
-            (
-                f["properties"].get("name") or "",
-                [f["properties"].get("name_local") or "", f["id"],
-                 *(f["properties"].get("alternate_names") or [])],
-            )
-            for f in places
-        )  # fmt: skip
         catalog.loaded_at = (
             datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         )
@@ -278,13 +285,16 @@ class Catalog:
                 borders.geoms[i], feature["properties"]["length_km"], vertices,
                 borders.feature_bytes[i],
             )  # fmt: skip
+            metric = geometry.to_metric(borders.geoms[i])  # projected once for every level
             for level in self.simplify_levels_m:
-                self.border_levels[(feature["id"], level)] = self._simplified(i, level)
+                self.border_levels[(feature["id"], level)] = self._simplified(i, level, metric)
 
-    def _simplified(self, i: int, tolerance_m: float) -> BorderLevel:
+    def _simplified(
+        self, i: int, tolerance_m: float, metric: BaseGeometry | None = None
+    ) -> BorderLevel:
         borders = self.collections["borders"]
         feature = borders.features[i]
-        simple = geometry.simplify(borders.geoms[i], tolerance_m)
+        simple = geometry.simplify(borders.geoms[i], tolerance_m, metric)
         length = round(geometry.geodesic_length_km(simple), 3)
         vertices = int(shapely.get_num_coordinates(simple))
         props = dict(feature["properties"])

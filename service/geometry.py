@@ -42,24 +42,24 @@ class NearestPoint(NamedTuple):
     distance_km: float
 
 
-def _transformer(target: str, inverse: bool = False) -> Transformer:
+def _transformer(target: str) -> Transformer:
+    """CRS84 -> *target*, cached per thread (use direction="INVERSE" for the way back)."""
     cache = getattr(_local, "transformers", None)
     if cache is None:
         cache = _local.transformers = {}
-    key = (target, inverse)
-    if key not in cache:
-        src, dst = ("EPSG:4326", target) if not inverse else (target, "EPSG:4326")
-        cache[key] = Transformer.from_crs(src, dst, always_xy=True)
+    if target not in cache:
+        cache[target] = Transformer.from_crs("EPSG:4326", target, always_xy=True)
         if len(cache) > 256:  # local projections accumulate; keep the cache bounded
             cache.pop(next(iter(cache)))
-    return cache[key]
+    return cache[target]
 
 
 def _project(geom: BaseGeometry, target: str, inverse: bool = False) -> BaseGeometry:
-    transformer = _transformer(target, inverse)
+    transformer = _transformer(target)
+    direction = "INVERSE" if inverse else "FORWARD"
 
     def apply(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        x, y = transformer.transform(coords[:, 0], coords[:, 1], direction=direction)
         return np.column_stack([x, y])
 
     return shapely.transform(geom, apply)
@@ -99,13 +99,17 @@ def geodesic_distances_km(lon: float, lat: float, lons: np.ndarray, lats: np.nda
     return np.asarray(dist) / 1000.0
 
 
-def simplify(geom: BaseGeometry, tolerance_m: float) -> BaseGeometry:
+def simplify(
+    geom: BaseGeometry, tolerance_m: float, metric: BaseGeometry | None = None
+) -> BaseGeometry:
     """Topology-preserving simplification with a tolerance in metres, done in EPSG:3035.
 
     Every point of the result lies within *tolerance_m* of the input and every
     point of the input within *tolerance_m* of the result (Hausdorff, EPSG:3035).
+    *metric* may pass *geom* already projected to EPSG:3035.
     """
-    metric = to_metric(geom)
+    if metric is None:
+        metric = to_metric(geom)
     return from_metric(shapely.simplify(metric, tolerance_m, preserve_topology=True))
 
 
@@ -150,7 +154,7 @@ def nearest_point(lon: float, lat: float, geom: BaseGeometry) -> NearestPoint:
     crs = local_aeqd(lon, lat)
     metric = to_metric(geom, crs)
     _, on_geom = shapely.ops.nearest_points(Point(0.0, 0.0), metric)
-    nlon, nlat = _transformer(crs, inverse=True).transform(on_geom.x, on_geom.y)
+    nlon, nlat = _transformer(crs).transform(on_geom.x, on_geom.y, direction="INVERSE")
     return NearestPoint(float(nlon), float(nlat), geodesic_distance_km(lon, lat, nlon, nlat))
 
 

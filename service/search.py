@@ -86,12 +86,20 @@ class NameIndex:
     def build(cls, items: Iterable[tuple[str, Iterable[str]]]) -> NameIndex:
         """Index ``(primary_name, other_names)`` pairs; items are numbered from 0."""
         index = cls()
+        exact_table, skeleton_table = index._exact, index._skeleton
+        folded: dict[str, str] = {}  # many names share a normalised form
         for item, (primary, others) in enumerate(items):
-            for weight, name in [(0, primary), *((1, n) for n in others)]:
+            for weight, name in ((0, primary), *((1, n) for n in others)):
                 exact = normalise(name)
-                for key, table in ((exact, index._exact), (_fold(exact), index._skeleton)):
-                    if key:
-                        table[key][item] = min(weight, table[key].get(item, weight))
+                if not exact:
+                    continue
+                loose = folded.get(exact)
+                if loose is None:
+                    loose = folded[exact] = _fold(exact)
+                for key, table in ((exact, exact_table), (loose, skeleton_table)):
+                    hits = table[key]
+                    if weight < hits.get(item, 2):
+                        hits[item] = weight
         index._exact_keys = sorted(index._exact)
         index._skeleton_keys = sorted(index._skeleton)
         return index
