@@ -34,15 +34,21 @@ def self_links(request: Request, path: str, json_type: str = JSON) -> list[dict]
     ]
 
 
+def current_links(request: Request, json_type: str = JSON) -> list[dict]:
+    """``self`` and ``alternate`` links for the current URL, keeping its query parameters."""
+    url = request.url
+    return [
+        link(str(url.include_query_params(f="json")), "self", json_type, "This document as JSON"),
+        link(str(url.include_query_params(f="html")), "alternate", HTML, "This document as HTML"),
+    ]
+
+
 def page_links(
     request: Request, matched: int, offset: int, limit: int, returned: int
 ) -> list[dict]:
     """self/alternate/next/prev links for a page of features, keeping the other parameters."""
     url = request.url
-    items = [
-        link(str(url.include_query_params(f="json")), "self", GEOJSON, "This page as GeoJSON"),
-        link(str(url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
-    ]
+    items = current_links(request, GEOJSON)
     if offset + returned < matched:
         nxt = url.include_query_params(offset=offset + limit, limit=limit)
         items.append(link(str(nxt), "next", GEOJSON, "Next page"))

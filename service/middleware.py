@@ -101,6 +101,9 @@ class HttpCachingMiddleware:
             await self.app(scope, receive, send)
             return
         request_headers = Headers(scope=scope)
+        head = scope["method"] == "HEAD"
+        if head:  # answered as GET without the body (routes are declared for GET only)
+            scope = {**scope, "method": "GET"}
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -111,14 +114,19 @@ class HttpCachingMiddleware:
             if message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    await self._send(start, b"".join(chunks), request_headers, send)
+                    await self._send(start, b"".join(chunks), request_headers, send, head)
                 return
             await send(message)
 
         await self.app(scope, receive, capture)
 
     async def _send(
-        self, start: dict[str, Any], body: bytes, request_headers: Headers, send: Send
+        self,
+        start: dict[str, Any],
+        body: bytes,
+        request_headers: Headers,
+        send: Send,
+        head: bool = False,
     ) -> None:
         status = start["status"]
         headers = MutableHeaders(raw=list(start.get("headers", [])))
@@ -127,7 +135,7 @@ class HttpCachingMiddleware:
         headers["vary"] = ", ".join(sorted(vary))
         if status != 200:
             headers.setdefault("cache-control", "no-store")
-            await self._emit(send, status, headers, body, request_headers, etag=None)
+            await self._emit(send, status, headers, body, request_headers, None, head)
             return
         etag = headers.get("etag")
         if etag is None:
@@ -142,7 +150,7 @@ class HttpCachingMiddleware:
             await send({"type": "http.response.start", "status": 304, "headers": headers.raw})
             await send({"type": "http.response.body", "body": b""})
             return
-        await self._emit(send, status, headers, body, request_headers, etag=etag)
+        await self._emit(send, status, headers, body, request_headers, etag, head)
 
     async def _emit(
         self,
@@ -152,6 +160,7 @@ class HttpCachingMiddleware:
         body: bytes,
         request_headers: Headers,
         etag: str | None,
+        head: bool = False,
     ) -> None:
         content_type = headers.get("content-type", "")
         encoding = choose_encoding(request_headers.get("accept-encoding", ""))
@@ -169,4 +178,4 @@ class HttpCachingMiddleware:
                 headers["etag"] = f'"{etag.strip(chr(34))}-{encoding}"'
         headers["content-length"] = str(len(body))
         await send({"type": "http.response.start", "status": status, "headers": headers.raw})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": b"" if head else body})

@@ -136,3 +136,13 @@ def test_healthz(client):
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_head_is_get_without_a_body(client):
+    get = client.get("/borders/BY-RU", headers={"accept-encoding": "identity"})
+    head = client.head("/borders/BY-RU", headers={"accept-encoding": "identity"})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-type"] == "application/geo+json"

@@ -229,3 +229,28 @@ def test_html_representation(client, path, headers):
 def test_json_is_the_default(client, accept):
     response = client.get("/collections/crossings/items", headers={"accept": accept})
     assert response.headers["content-type"] == GEOJSON
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/collections",
+        "/collections/crossings/items?limit=3&offset=3",
+        "/collections/places/items/divin",
+        "/borders",
+        "/borders/BY-LV",
+        "/places?q=Divin",
+        "/places/divin/borders",
+        "/locate?lon=30&lat=54",
+    ],
+)
+def test_every_link_resolves(client, path):
+    links = client.get(path).json()["links"]
+    assert links
+    for link in links:
+        assert link["href"].startswith("http://testserver/")
+        response = client.get(link["href"])
+        assert response.status_code == 200, link
+        if link.get("type"):
+            assert response.headers["content-type"].split(";")[0] == link["type"].split(";")[0]

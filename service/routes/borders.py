@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from service.dependencies import CatalogDep, FormatDep, SettingsDep
 from service.errors import InvalidParameterError
-from service.links import href, link, self_links
+from service.links import current_links, href, link, self_links
 from service.models import Borders
 from service.responses import GEOJSON, HTML, GeoJSONResponse, document_response
 from service.routes.ogc import ERRORS, feature_collection, feature_response
@@ -109,8 +110,6 @@ def zone(
     side = "both" if side.lower() == "both" else side
     body = catalog.zone(canonical, float(width_km), side if side == "both" else side.upper())
     if fmt == "html":
-        import orjson
-
-        doc = {**orjson.loads(body), "links": self_links(request, f"borders/{canonical}/zone")}
+        doc = {**orjson.loads(body), "links": current_links(request, GEOJSON)}
         return document_response(request, fmt, "feature", doc)
     return GeoJSONResponse(body)

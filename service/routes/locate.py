@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from service.dependencies import CatalogDep, FormatDep, check_lonlat
-from service.links import self_links
+from service.links import current_links
 from service.models import Locate
 from service.responses import document_response
 from service.routes.ogc import ERRORS
@@ -34,6 +34,6 @@ def locate(
         "lat": lat,
         "country": catalog.country_at(lon, lat),
         "nearest_border": catalog.distances_to_borders(lon, lat)[0],
-        "links": self_links(request, f"locate?lon={lon}&lat={lat}"),
+        "links": current_links(request),
     }
     return document_response(request, fmt, "locate", doc)
