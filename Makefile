@@ -26,6 +26,11 @@ run: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python geodata/build.py
 
+## make bench: ours vs pygeoapi vs bare Starlette vs nginx (wrk, loopback) + scaling study;
+## writes bench/results.md and bench/scaling.png (< 15 min; never part of make test)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check service geodata tests
 
