@@ -1,0 +1,935 @@
+"""Map pages built with Folium from the loaded catalog (the only module importing folium).
+
+``resolve`` turns a ``MapSpec`` (what to show) into ``MapContent`` (simplified
+geometries, labels, popups, legend, in one language); ``render_page`` turns
+content plus ``MapFlags`` into one HTML page whose every asset is served by the
+service itself (or inlined, for the command line). The static PNG renderer
+(service.static_map) draws the same ``MapContent``.
+
+Escaping: all text reaches the page through an autoescaping Jinja template or
+through JSON embedded with ``<``, ``>``, ``&`` and ``'`` escaped; the browser
+script builds popups and labels with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+import folium
+import folium.plugins
+import numpy as np
+import shapely
+from branca.element import MacroElement
+from folium.template import Template
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import polylabel
+
+from service.catalog import Catalog
+from service.errors import InvalidParameterError
+from service.geometry import BBox
+from service.mapflags import MapFlags
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+#: The map of the frontier: BY-RU, its checkpoints, Divin and the regional centres.
+FRONTIER_BORDER = "BY-RU"
+FRONTIER_PLACES = (
+    "divin", "minsk", "brest", "hrodna", "vitebsk", "mahilyow", "homyel",
+    "smolensk", "bryansk", "pskov",
+)  # fmt: skip
+MAX_CUSTOM_ITEMS = 200
+
+DATA_ATTRIBUTION_HTML = (
+    'Data © <a href="https://www.openstreetmap.org/copyright" target="_blank" '
+    'rel="noopener">OpenStreetMap contributors</a> (ODbL), '
+    '<a href="https://www.geonames.org/" target="_blank" rel="noopener">GeoNames</a> '
+    '(<a href="https://creativecommons.org/licenses/by/4.0/" target="_blank" '
+    'rel="noopener">CC BY 4.0</a>)'
+)
+OSM_TILE_ATTRIBUTION = (
+    'Tiles © <a href="https://www.openstreetmap.org/copyright" target="_blank" '
+    'rel="noopener">OpenStreetMap</a>'
+)
+CARTO_TILE_ATTRIBUTION = (
+    OSM_TILE_ATTRIBUTION + ', © <a href="https://carto.com/attributions" target="_blank" '
+    'rel="noopener">CARTO</a>'
+)
+
+# ---------------------------------------------------------------- languages
+UI: dict[str, dict[str, str]] = {
+    "en": {
+        "frontier_title": "The Belarus–Russia frontier",
+        "border_title": "{name}",
+        "place_title": "{name} and the nearest border",
+        "custom_title": "Frontiers of Belarus",
+        "legend": "Legend", "border": "Border", "focus_border": "{name}",
+        "checkpoint": "Checkpoint", "place": "Place", "nearest": "Distance to the nearest border",
+        "shown": "Places and crossings on this map", "noscript": "The interactive map needs "
+        "JavaScript; the places and crossings it shows are listed here.",
+        "measured": "{name}: {measured} km measured along our line (geodesic, WGS84); "
+        "{cited} km cited ({source}).",
+        "measured_only": "{name}: {measured} km measured along our line (geodesic, WGS84).",
+        "frontier_dek": "Belarus resumed checks on people entering from Russia on 5 May 2023; "
+        "since January 2025 foreigners may cross by land only at the six checkpoints shown.",
+        "alt": "Map of {what}. Shown: {items}.",
+        "country": "Country", "kind": "Kind", "population": "Population",
+        "road": "Road", "border_of": "Border", "precision": "Location precision",
+        "method": "Located as", "since": "Dates", "km_to": "{km} km to the {border}",
+        "capital": "capital", "city": "city", "town": "town", "village": "village",
+        "zoom_hint": "Use Ctrl + scroll (⌘ + scroll) to zoom the map",
+        "source": "Source", "embed": "Embed this map", "png": "Image (PNG)",
+        "scale_note": "Lines simplified to {m} m for this view.",
+    },
+    "ru": {
+        "frontier_title": "Граница Беларуси и России",
+        "border_title": "{name}",
+        "place_title": "{name} и ближайшая граница",
+        "custom_title": "Границы Беларуси",
+        "legend": "Условные обозначения", "border": "Граница", "focus_border": "{name}",
+        "checkpoint": "Пункт пропуска", "place": "Населённый пункт",
+        "nearest": "Расстояние до ближайшей границы",
+        "shown": "Населённые пункты и пункты пропуска на карте",
+        "noscript": "Для интерактивной карты нужен JavaScript; объекты карты перечислены здесь.",
+        "measured": "{name}: {measured} км по нашей линии (геодезически, WGS84); "
+        "по данным источника {cited} км ({source}).",
+        "measured_only": "{name}: {measured} км по нашей линии (геодезически, WGS84).",
+        "frontier_dek": "Беларусь возобновила проверки на въезде из России 5 мая 2023 года; "
+        "с января 2025 года иностранцы могут пересекать границу по суше только через "
+        "шесть показанных пунктов пропуска.",
+        "alt": "Карта: {what}. На карте: {items}.",
+        "country": "Страна", "kind": "Тип", "population": "Население",
+        "road": "Дорога", "border_of": "Граница", "precision": "Точность положения",
+        "method": "Как определено", "since": "Даты", "km_to": "{km} км до границы: {border}",
+        "capital": "столица", "city": "город", "town": "посёлок", "village": "деревня",
+        "zoom_hint": "Масштаб: Ctrl + колесо мыши (⌘ + колесо)",
+        "source": "Источник", "embed": "Встроить карту", "png": "Изображение (PNG)",
+        "scale_note": "Линии упрощены до {m} м для этого масштаба.",
+    },
+    "be": {
+        "frontier_title": "Мяжа Беларусі і Расіі",
+        "border_title": "{name}",
+        "place_title": "{name} і бліжэйшая мяжа",
+        "custom_title": "Межы Беларусі",
+        "legend": "Умоўныя абазначэнні", "border": "Мяжа", "focus_border": "{name}",
+        "checkpoint": "Пункт пропуску", "place": "Населены пункт",
+        "nearest": "Адлегласць да бліжэйшай мяжы",
+        "shown": "Населеныя пункты і пункты пропуску на карце",
+        "noscript": "Для інтэрактыўнай карты патрэбны JavaScript; аб'екты карты пералічаны тут.",
+        "measured": "{name}: {measured} км па нашай лініі (геадэзічна, WGS84); "
+        "паводле крыніцы {cited} км ({source}).",
+        "measured_only": "{name}: {measured} км па нашай лініі (геадэзічна, WGS84).",
+        "frontier_dek": "Беларусь аднавіла праверкі на ўездзе з Расіі 5 мая 2023 года; "
+        "са студзеня 2025 года замежнікі могуць перасякаць мяжу па сушы толькі праз "
+        "шэсць паказаных пунктаў пропуску.",
+        "alt": "Карта: {what}. На карце: {items}.",
+        "country": "Краіна", "kind": "Тып", "population": "Насельніцтва",
+        "road": "Дарога", "border_of": "Мяжа", "precision": "Дакладнасць становішча",
+        "method": "Як вызначана", "since": "Даты", "km_to": "{km} км да мяжы: {border}",
+        "capital": "сталіца", "city": "горад", "town": "пасёлак", "village": "вёска",
+        "zoom_hint": "Маштаб: Ctrl + кола мышы (⌘ + кола)",
+        "source": "Крыніца", "embed": "Уставіць карту", "png": "Выява (PNG)",
+        "scale_note": "Лініі спрошчаны да {m} м для гэтага маштабу.",
+    },
+}  # fmt: skip
+
+COUNTRY_NAMES = {
+    "ru": {"BY": "Беларусь", "RU": "Россия", "UA": "Украина", "PL": "Польша", "LT": "Литва",
+           "LV": "Латвия", "EE": "Эстония", "SK": "Словакия", "SE": "Швеция"},
+    "be": {"BY": "Беларусь", "RU": "Расія", "UA": "Украіна", "PL": "Польшча", "LT": "Літва",
+           "LV": "Латвія", "EE": "Эстонія", "SK": "Славакія", "SE": "Швецыя"},
+}  # fmt: skip
+_NOT_RUSSIAN = set("іўєїґъѣљњјћђәөүҗңһ'’")
+
+
+def country_name(catalog: Catalog, a2: str, lang: str) -> str:
+    """A country's name in *lang* (English from the catalog)."""
+    if lang in COUNTRY_NAMES and a2 in COUNTRY_NAMES[lang]:
+        return COUNTRY_NAMES[lang][a2]
+    return catalog.country_names.get(a2, a2)
+
+
+def border_name(catalog: Catalog, border_id: str, lang: str) -> str:
+    """``Belarus–Russia border`` in *lang*."""
+    borders = catalog.collections["borders"]
+    props = borders.features[borders.ids[border_id]]["properties"]
+    if lang == "en":
+        return str(props.get("name") or border_id)
+    a, b = (props.get("countries") or border_id.split("-"))[:2]
+    word = UI[lang]["border"]
+    return f"{word} {country_name(catalog, a, lang)} — {country_name(catalog, b, lang)}"
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def place_name(props: dict[str, Any], lang: str) -> str:
+    """The name to label a place with: English, or the Cyrillic form for ru/be.
+
+    ``name_local`` is the local form (Belarusian in Belarus, Russian in Russia);
+    for Russian labels of Belarusian places the closest Cyrillic alternate
+    name without Belarusian-only letters is used.
+    """
+    name = str(props.get("name") or "")
+    local = str(props.get("name_local") or "")
+    if lang == "en" or not local:
+        return name
+    if lang == "be" or not (_NOT_RUSSIAN & set(local.lower())):
+        return local
+    candidates = [
+        n for n in props.get("alternate_names") or []
+        if re.fullmatch(r"[А-Яа-яЁё\- ]+", n) and not (_NOT_RUSSIAN & set(n.lower()))
+    ]  # fmt: skip
+    if not candidates:
+        return local
+    return min(candidates, key=lambda n: (_edit_distance(n.lower(), local.lower()), len(n)))
+
+
+def _fmt_km(value: float, lang: str) -> str:
+    text = f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+    return text.replace(",", "\u202f" if lang != "en" else ",").replace(
+        ".", "," if lang != "en" else "."
+    )
+
+
+def _fmt_int(value: int, lang: str) -> str:
+    return f"{value:,}".replace(",", "\u202f" if lang != "en" else ",")
+
+
+# ---------------------------------------------------------------- what to show
+@dataclass(frozen=True)
+class MapSpec:
+    """What a map shows; hashable (a cache key). Ids are canonical."""
+
+    kind: str  # frontier | border | place | custom
+    borders: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    crossings: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    focus: str | None = None  # the border or place the map is about
+
+    @property
+    def path(self) -> str:
+        """The URL path of this map (without query)."""
+        if self.kind == "frontier":
+            return "maps/frontier"
+        if self.kind == "border":
+            return f"maps/borders/{self.focus}"
+        if self.kind == "place":
+            return f"maps/places/{self.focus}"
+        return "maps/custom"
+
+    def query(self) -> dict[str, str]:
+        """Query parameters that select the content (custom maps only)."""
+        if self.kind != "custom":
+            return {}
+        out = {}
+        for name in ("borders", "places", "crossings", "countries"):
+            ids = getattr(self, name)
+            if ids:
+                out[name] = ",".join(ids)
+        return out
+
+
+def frontier_spec(catalog: Catalog) -> MapSpec:
+    """The Belarus–Russia frontier map."""
+    crossings = tuple(catalog.collections["crossings"].features[i]["id"]
+                      for i in catalog.crossings_on(FRONTIER_BORDER))  # fmt: skip
+    places = tuple(p for p in FRONTIER_PLACES if p in catalog.collections["places"].ids)
+    return MapSpec("frontier", (FRONTIER_BORDER,), places, crossings, ("BY", "RU"),
+                   FRONTIER_BORDER)  # fmt: skip
+
+
+def border_spec(catalog: Catalog, raw_id: str) -> MapSpec:
+    """One border, its crossings and the largest places near it."""
+    border_id = catalog.border_id(raw_id)
+    crossings = tuple(catalog.collections["crossings"].features[i]["id"]
+                      for i in catalog.crossings_on(border_id))  # fmt: skip
+    borders = catalog.collections["borders"]
+    geom = borders.geoms[borders.ids[border_id]]
+    places = catalog.collections["places"]
+    near = places.query(bbox=BBox(*geom.buffer(0.3).bounds))
+    near = [i for i in near if geom.distance(places.geoms[i]) < 0.3]
+    near.sort(key=lambda i: -(places.features[i]["properties"].get("population") or 0))
+    codes = tuple(borders.features[borders.ids[border_id]]["properties"].get("countries")
+                  or border_id.split("-"))  # fmt: skip
+    return MapSpec("border", (border_id,), tuple(places.features[i]["id"] for i in near[:10]),
+                   crossings, codes, border_id)  # fmt: skip
+
+
+def place_spec(catalog: Catalog, place_id: str) -> MapSpec:
+    """A locator map: the place, its nearest border and the crossings near it."""
+    places = catalog.collections["places"]
+    i = catalog.place(place_id)
+    lon, lat = places.geoms[i].coords[0]
+    nearest = catalog.distances_to_borders(lon, lat)[0]
+    crossings = catalog.collections["crossings"]
+    near = [j for j in catalog.crossings_on(nearest["border"])
+            if crossings.geoms[j].distance(Point(lon, lat)) < 1.5]  # fmt: skip
+    codes = tuple(nearest["border"].split("-"))
+    pid = places.features[i]["id"]
+    return MapSpec("place", (nearest["border"],), (pid,),
+                   tuple(crossings.features[j]["id"] for j in near), codes, pid)  # fmt: skip
+
+
+def _ids(raw: str | None, name: str) -> list[str]:
+    if not raw:
+        return []
+    ids = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(ids) > MAX_CUSTOM_ITEMS:
+        raise InvalidParameterError(f"{name}: at most {MAX_CUSTOM_ITEMS} ids.")
+    return list(dict.fromkeys(ids))
+
+
+def custom_spec(
+    catalog: Catalog,
+    borders: str | None = None,
+    places: str | None = None,
+    crossings: str | None = None,
+    countries: str | None = None,
+) -> MapSpec:
+    """Any borders, places, crossings and countries (comma-separated ids); 400/404 on bad ids."""
+    border_ids = [catalog.border_id(b) for b in _ids(borders, "borders")]
+    place_ids = [catalog.collections["places"].features[catalog.place(p)]["id"]
+                 for p in _ids(places, "places")]  # fmt: skip
+    crossing_col = catalog.collections["crossings"]
+    crossing_ids = [crossing_col.features[crossing_col.get(c)]["id"]
+                    for c in _ids(crossings, "crossings")]  # fmt: skip
+    country_ids = []
+    for code in _ids(countries, "countries"):
+        a2 = catalog.alpha2(code)
+        if a2 is None or a2 not in catalog.collections["countries"].ids:
+            raise InvalidParameterError(
+                f"countries: {code[:20]!r} is not one of "
+                f"{', '.join(catalog.collections['countries'].ids)}."
+            )
+        country_ids.append(a2)
+    if not (border_ids or place_ids or crossing_ids or country_ids):
+        raise InvalidParameterError(
+            "A custom map needs at least one of borders, places, crossings or countries "
+            "(comma-separated ids), e.g. /maps/custom?borders=BY-UA&places=divin."
+        )
+    return MapSpec("custom", tuple(dict.fromkeys(border_ids)), tuple(dict.fromkeys(place_ids)),
+                   tuple(crossing_ids), tuple(dict.fromkeys(country_ids)))  # fmt: skip
+
+
+# ---------------------------------------------------------------- resolved content
+@dataclass
+class MapPoint:
+    """A place or crossing as drawn: position (CRS84 degrees) and localised texts."""
+
+    id: str
+    kind: str  # capital | city | town | village | crossing
+    lon: float
+    lat: float
+    name: str
+    sub: str
+    rows: list[tuple[str, str]]
+    number: int | None = None
+    label_side: str = "right"
+    focus: bool = False
+
+
+@dataclass
+class MapContent:
+    """Everything a map shows, in one language, with geometries simplified for the view."""
+
+    spec: MapSpec
+    lang: str
+    title: str
+    dek: str
+    caption: str
+    alt: str
+    countries: list[tuple[str, str, BaseGeometry, bool]]  # (a2, name, geometry, focus)
+    borders: list[tuple[str, str, BaseGeometry, bool]]  # (id, name, geometry, focus)
+    places: list[MapPoint]
+    crossings: list[MapPoint]
+    links: list[tuple[BaseGeometry, str]]  # dashed place → border lines with a label
+    bounds: BBox
+    simplify_m: float | None
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (css class, text)
+
+
+def _pick_level(catalog: Catalog, span_km: float) -> float | None:
+    """The coarsest pre-computed level finer than 1/400 of the view span (~1 px at 1000 px)."""
+    wanted = span_km * 1000 / 400
+    levels = [lv for lv in catalog.simplify_levels_m if lv <= wanted]
+    if levels:
+        return max(levels)
+    return min(catalog.simplify_levels_m) if catalog.simplify_levels_m else None
+
+
+def _span_km(bounds: BBox) -> float:
+    mid = math.cos(math.radians((bounds.south + bounds.north) / 2))
+    return max((bounds.east - bounds.west) * 111.32 * mid, (bounds.north - bounds.south) * 111.32)
+
+
+def _pad(bounds: BBox, fraction: float, min_deg: float = 0.05) -> BBox:
+    dx = max((bounds.east - bounds.west) * fraction, min_deg)
+    dy = max((bounds.north - bounds.south) * fraction, min_deg)
+    return BBox(bounds.west - dx, bounds.south - dy, bounds.east + dx, bounds.north + dy)
+
+
+def _prune(geom: BaseGeometry, min_area: float) -> BaseGeometry:
+    """Drop islands and lakes smaller than *min_area* square degrees."""
+    parts = []
+    for poly in getattr(geom, "geoms", [geom]):
+        if not isinstance(poly, Polygon) or poly.area < min_area:
+            continue
+        holes = [ring for ring in poly.interiors if Polygon(ring).area >= min_area]
+        parts.append(Polygon(poly.exterior, holes))
+    return MultiPolygon(parts) if parts else geom
+
+
+@lru_cache(maxsize=64)
+def _basemap(
+    catalog: Catalog, window: BBox | None, tolerance_deg: float
+) -> tuple[BaseGeometry, ...]:
+    """Country polygons pruned, clipped to *window*, simplified to *tolerance_deg* degrees."""
+    geoms = catalog.collections["countries"].geoms
+    min_area = (tolerance_deg * 2) ** 2
+    pruned = []
+    for g in geoms:
+        if window is not None:
+            g = g.intersection(box(*window))
+        pruned.append(_prune(g, min_area) if not g.is_empty else g)
+    # Per-country simplification: the thin slivers it leaves between neighbours are
+    # hidden under the country outline and the border lines drawn on top.
+    simple = [shapely.simplify(g, tolerance_deg, preserve_topology=True) for g in pruned]
+    # Snap to a 0.001° grid (stays valid), then drop the float noise from the JSON.
+    return tuple(_round(shapely.set_precision(g, 0.001), 3) for g in simple)
+
+
+def _round(geom: BaseGeometry, digits: int) -> BaseGeometry:
+    return shapely.transform(geom, lambda a: np.round(a, digits))
+
+
+@lru_cache(maxsize=256)
+def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
+    """Geometries, labels, popups and texts for *spec* in *lang* (cached)."""
+    ui = UI[lang]
+    places_col = catalog.collections["places"]
+    crossings_col = catalog.collections["crossings"]
+    borders_col = catalog.collections["borders"]
+    countries_col = catalog.collections["countries"]
+
+    # The view: everything the map is about.
+    parts: list[BaseGeometry] = []
+    for bid in spec.borders:
+        parts.append(borders_col.geoms[borders_col.ids[bid]])
+    for pid in spec.places:
+        parts.append(places_col.geoms[places_col.ids[pid]])
+    for cid in spec.crossings:
+        parts.append(crossings_col.geoms[crossings_col.ids[cid]])
+    if spec.kind == "custom" and not parts:
+        for a2 in spec.countries:
+            parts.append(countries_col.geoms[countries_col.ids[a2]])
+    links: list[tuple[BaseGeometry, str]] = []
+    nearest_rows: dict[str, tuple[str, str]] = {}
+    for pid in spec.places:
+        lon, lat = places_col.geoms[places_col.ids[pid]].coords[0]
+        nearest = catalog.distances_to_borders(lon, lat)[0]
+        text = ui["km_to"].format(km=_fmt_km(nearest["distance_km"], lang),
+                                  border=border_name(catalog, nearest["border"], lang))  # fmt: skip
+        nearest_rows[pid] = (ui["nearest"], text)
+        if spec.kind == "place":
+            end = nearest["nearest_point"]["coordinates"]
+            links.append((LineString([(lon, lat), end]), text))
+            parts.append(Point(end))
+    union = shapely.union_all([shapely.envelope(p) for p in parts])
+    west, south, east, north = union.bounds
+    bounds = BBox(west, south, east, north)
+    if spec.kind == "place":
+        bounds = _pad(bounds, 0.25, 0.15)
+    span = _span_km(bounds)
+    level = _pick_level(catalog, span)
+    window = _pad(bounds, 0.8, 0.3)
+    # Country outlines are background: about two pixels of a 700-pixel-wide map.
+    tolerance = round(min(max(span / 350 / 111.32, 0.001), 0.05), 4)
+    basemap = _basemap(catalog, window, tolerance)
+
+    countries = []
+    for a2, geom in zip(countries_col.ids, basemap, strict=True):
+        if geom.is_empty:
+            continue
+        countries.append((a2, country_name(catalog, a2, lang), geom, a2 in spec.countries))
+
+    # Borders of Belarus always give context; the map's own borders are emphasised.
+    border_ids = list(spec.borders) + [b for b in catalog.borders_of("BY") if b not in spec.borders]
+    borders = []
+    for bid in border_ids:
+        geom = catalog.border(bid, level).geometry
+        if window is not None:
+            geom = geom.intersection(box(*window))
+            if geom.is_empty:
+                continue
+        borders.append((bid, border_name(catalog, bid, lang), _round(geom, 4), bid in spec.borders))
+
+    places = []
+    for pid in spec.places:
+        i = places_col.ids[pid]
+        props = places_col.features[i]["properties"]
+        lon, lat = places_col.geoms[i].coords[0]
+        name = place_name(props, lang)
+        sub = str(props.get("name_local") or "") if lang == "en" else str(props.get("name") or "")
+        rows = [(ui["country"], country_name(catalog, str(props.get("country")), lang)),
+                (ui["kind"], ui.get(str(props.get("kind")), str(props.get("kind") or "")))]
+        if props.get("population"):
+            rows.append((ui["population"], _fmt_int(int(props["population"]), lang)))
+        rows.append(nearest_rows[pid])
+        rows.append((ui["source"], str(props.get("source") or "GeoNames")))  # fmt: skip
+        places.append(MapPoint(pid, str(props.get("kind") or "town"), lon, lat, name,
+                               sub if sub != name else "", rows,
+                               focus=pid == spec.focus))  # fmt: skip
+
+    crossings = []
+    for n, cid in enumerate(spec.crossings, 1):
+        i = crossings_col.ids[cid]
+        props = crossings_col.features[i]["properties"]
+        lon, lat = crossings_col.geoms[i].coords[0]
+        name = str(props.get("name") or cid)
+        local = str(props.get("name_local") or "")
+        if lang != "en" and local:
+            name, local = local, name
+        rows = [(ui["border_of"], border_name(catalog, str(props.get("border")), lang))]
+        if props.get("road"):
+            rows.append((ui["road"], str(props["road"])))
+        dates = props.get("dates") or {}
+        if isinstance(dates, dict) and dates:
+            rows.append((ui["since"], "; ".join(f"{k.replace('_', ' ')}: {v}"
+                                                 for k, v in dates.items() if v)))  # fmt: skip
+        if props.get("precision_m"):
+            rows.append((ui["precision"], f"± {_fmt_km(props['precision_m'] / 1000, lang)} km"))
+        if props.get("location_method"):
+            rows.append((ui["method"], str(props["location_method"])))
+        crossings.append(MapPoint(cid, "crossing", lon, lat, name,
+                                  local if local != name else "", rows, number=n))  # fmt: skip
+
+    _place_labels(places, crossings)
+
+    focus_names = [b[1] for b in borders if b[3]]
+    if spec.kind == "frontier":
+        title = ui["frontier_title"]
+    elif spec.kind == "border":
+        title = ui["border_title"].format(name=focus_names[0])
+    elif spec.kind == "place":
+        title = ui["place_title"].format(name=places[0].name)
+    else:
+        title = ui["custom_title"]
+    caption_parts = []
+    for bid in spec.borders:
+        props = borders_col.features[borders_col.ids[bid]]["properties"]
+        measured = _fmt_km(float(props["length_km"]), lang)
+        if props.get("cited_length_km"):
+            caption_parts.append(ui["measured"].format(
+                name=border_name(catalog, bid, lang), measured=measured,
+                cited=_fmt_km(float(props["cited_length_km"]), lang),
+                source=str(props.get("cited_source") or ""),
+            ))  # fmt: skip
+        else:
+            caption_parts.append(ui["measured_only"].format(
+                name=border_name(catalog, bid, lang), measured=measured))  # fmt: skip
+    if spec.kind == "place" and links:
+        caption_parts.insert(0, f"{places[0].name}: {links[0][1]}.")
+    if level:
+        caption_parts.append(ui["scale_note"].format(m=_fmt_int(int(level), lang)))
+    dek = ui["frontier_dek"] if spec.kind == "frontier" else ""
+    items = [p.name for p in places] + [f"{c.number}. {c.name}" for c in crossings]
+    what = title if not focus_names else f"{title} ({', '.join(focus_names)})"
+    alt = ui["alt"].format(what=what, items=", ".join(items) or "—")
+
+    legend = []
+    for _bid, name, _, focus in borders:
+        if focus:
+            legend.append(("fa-key-focus-border", name))
+    legend.append(("fa-key-border", ui["border"]))
+    if crossings:
+        legend.append(("fa-key-crossing", ui["checkpoint"]))
+    if places:
+        legend.append(("fa-key-place", ui["place"]))
+    return MapContent(spec, lang, title, dek, " ".join(caption_parts), alt, countries, borders,
+                      places, crossings, links, bounds, level, legend)  # fmt: skip
+
+
+def _place_labels(places: list[MapPoint], crossings: list[MapPoint]) -> None:
+    """Put each place label right or left of its dot, away from the nearest other point."""
+    others = [(p.lon, p.lat) for p in places] + [(c.lon, c.lat) for c in crossings]
+    for p in places:
+        right = left = 0.0
+        for lon, lat in others:
+            if (lon, lat) == (p.lon, p.lat) or abs(lat - p.lat) > 0.35:
+                continue
+            dx = lon - p.lon
+            if 0 < dx < 2.2:
+                right += 1 / dx
+            elif -2.2 < dx < 0:
+                left += 1 / -dx
+        p.label_side = "left" if right > left * 1.5 and right > 0.5 else "right"
+
+
+# ---------------------------------------------------------------- page rendering
+@dataclass(frozen=True)
+class Asset:
+    """A vendored (or own) file under service/static/, served at /static/<path>."""
+
+    path: str
+    kind: str  # js | css
+
+    def url(self, static_base: str) -> str:
+        """Its URL; own assets carry a content hash so they can be cached for a year."""
+        if self.path.startswith("vendor/"):
+            return f"{static_base}{self.path}"
+        return f"{static_base}{self.path}?v={file_hash(self.path)}"
+
+
+ASSETS = (
+    Asset("vendor/leaflet@1.9.4/leaflet.css", "css"),
+    Asset("vendor/leaflet.fullscreen@3.0.2/Control.FullScreen.css", "css"),
+    Asset("vendor/leaflet-minimap@3.6.1/Control.MiniMap.min.css", "css"),
+    Asset("atlas.css", "css"),
+    Asset("vendor/leaflet@1.9.4/leaflet.js", "js"),
+    Asset("vendor/leaflet.fullscreen@3.0.2/Control.FullScreen.js", "js"),
+    Asset("vendor/leaflet-minimap@3.6.1/Control.MiniMap.min.js", "js"),
+    Asset("atlas.js", "js"),
+)
+
+
+@lru_cache(maxsize=64)
+def file_hash(path: str) -> str:
+    """First 10 hex digits of the sha256 of a static file."""
+    return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+
+
+def _data_uri(match: re.Match[str], folder: Path) -> str:
+    target = (folder / match.group(2)).resolve()
+    if not target.is_file() or STATIC_DIR not in target.parents:
+        return match.group(0)
+    mime = "image/svg+xml" if target.suffix == ".svg" else "image/png"
+    data = base64.b64encode(target.read_bytes()).decode()
+    return f"url(data:{mime};base64,{data})"
+
+
+@lru_cache(maxsize=16)
+def inline_asset(path: str) -> str:
+    """A static file's text for inlining; CSS images become data: URIs."""
+    file = STATIC_DIR / path
+    text = file.read_text(encoding="utf-8")
+    if path.endswith(".css"):
+        text = re.sub(r"url\((['\"]?)(?!data:|#)([^'\")]+)\1\)",
+                      lambda m: _data_uri(m, file.parent), text)  # fmt: skip
+        return text.replace("</style", "<\\/style")
+    return text.replace("</script", "<\\/script")
+
+
+@dataclass(frozen=True)
+class TileSource:
+    """A raster tile provider (URL template with {z}/{x}/{y}, optional {s} and {r})."""
+
+    url: str
+    attribution: str
+    subdomains: str = "abc"
+    max_zoom: int = 19
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """Service-wide map settings (from Settings)."""
+
+    tiles: dict[str, TileSource] = field(default_factory=dict)
+    attribution_prefix: str = "Leaflet"
+    attribution_prefix_url: str = "https://leafletjs.com"
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.tiles.items())), self.attribution_prefix,
+                     self.attribution_prefix_url))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PageUrls:
+    """Absolute URLs the page links to (or relative ones for a file from the CLI)."""
+
+    page: str
+    png: str | None
+    oembed: str | None
+    embed: str | None
+    static_base: str
+    home: str | None = None
+
+
+def _safe_json(value: Any) -> str:
+    """JSON safe inside a <script> element and an HTML attribute."""
+    return (
+        json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )  # fmt: skip
+
+
+def _feature(geom: BaseGeometry, props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "properties": props, "geometry": mapping(geom)}
+
+
+def _point_props(p: MapPoint) -> dict[str, Any]:
+    return {"id": p.id, "kind": p.kind, "name": p.name, "sub": p.sub,
+            "rows": [list(r) for r in p.rows], "n": p.number, "side": p.label_side,
+            "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)]}  # fmt: skip
+
+
+def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> dict[str, Any]:
+    """The JSON the browser script draws from."""
+    prefix = ""
+    if options.attribution_prefix:
+        text = html.escape(options.attribution_prefix)
+        url = html.escape(options.attribution_prefix_url)
+        prefix = f'<a href="{url}" target="_blank" rel="noopener">{text}</a>' if url else text
+    b = content.bounds
+    return {
+        "countries": [_feature(g, {"id": a2, "name": name, "focus": focus})
+                      for a2, name, g, focus in content.countries],
+        "countryLabels": [
+            {"id": a2, "name": name, "ll": label_point(g, content.bounds)}
+            for a2, name, g, _ in content.countries if label_point(g, content.bounds)
+        ],
+        "borders": [_feature(g, {"id": bid, "name": name, "focus": focus})
+                    for bid, name, g, focus in content.borders],
+        "links": [_feature(g, {"label": text}) for g, text in content.links],
+        "places": [_point_props(p) for p in content.places],
+        "crossings": [_point_props(c) for c in content.crossings],
+        "bounds": [[b.south, b.west], [b.north, b.east]],
+        "labels": flags.labels,
+        "static": flags.static,
+        "tiles": flags.tiles != "none",
+        "prefix": prefix,
+        "attribution": DATA_ATTRIBUTION_HTML,
+        "zoomHint": UI[content.lang]["zoom_hint"],
+    }  # fmt: skip
+
+
+def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
+    """Where to write a country's name: inside the part of it within the view."""
+    view = box(*_pad(bounds, 0.02))
+    part = geom.intersection(view)
+    if part.is_empty or part.area < view.area * 0.04:
+        return None
+    polys = [g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)]
+    if not polys:
+        return None
+    point = polylabel(max(polys, key=lambda g: g.area), 0.02)
+    return [round(point.y, 3), round(point.x, 3)]
+
+
+class AtlasLayers(MacroElement):
+    """Draws the vector basemap, borders, places and crossings (service/static/atlas.js)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+FrontierAtlas.draw({{ this._parent.get_name() }}, {{ this.data_json }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "AtlasLayers"
+        self.data_json = Markup(_safe_json(data))
+
+
+class AtlasMap(folium.Map):
+    """folium.Map without CDN assets and without the viewport meta that blocks pinch zoom."""
+
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}{% endmacro %}
+{% macro html(this, kwargs) %}<div class="folium-map fa-map" id={{ this.get_name()|tojson }}
+ role="region" aria-label="{{ this.fa_label|e }}" tabindex="0"></div>{% endmacro %}
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.map({{ this.get_name()|tojson }}, {
+  center: {{ this.location|tojson }}, crs: L.CRS.{{ this.crs }},
+  ...{{ this.options|tojavascript }}
+});
+{%- if this.control_scale %}
+L.control.scale({metric: true, imperial: false}).addTo({{ this.get_name() }});
+{%- endif %}
+{% endmacro %}"""
+    )
+
+
+class _Fullscreen(folium.plugins.Fullscreen):
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+
+
+class InsetMap(MacroElement):
+    """An overview inset (leaflet-minimap) drawn from our own country polygons, no tiles."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+FrontierAtlas.inset({{ this._parent.get_name() }}, {{ this.data_json }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "InsetMap"
+        self.data_json = Markup(_safe_json(data))
+
+
+@lru_cache(maxsize=4)
+def _inset_countries(catalog: Catalog) -> list[dict[str, Any]]:
+    geoms = _basemap(catalog, None, 0.12)
+    return [_feature(g, {"id": a2}) for a2, g in
+            zip(catalog.collections["countries"].ids, geoms, strict=True)]  # fmt: skip
+
+
+def build_map(
+    catalog: Catalog, content: MapContent, flags: MapFlags, options: MapOptions
+) -> folium.Map:
+    """The Folium map object for *content* with *flags* applied."""
+    b = content.bounds
+    interactive = not flags.static
+    m = AtlasMap(
+        location=[(b.south + b.north) / 2, (b.west + b.east) / 2],
+        zoom_start=6,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        zoom_control=interactive,
+        scrollWheelZoom=False,  # no scroll-wheel trap: ctrl/cmd + wheel, or after a click
+        dragging=interactive,
+        touchZoom=interactive,
+        doubleClickZoom=interactive,
+        boxZoom=interactive,
+        keyboard=interactive,
+        zoomSnap=0.25,
+        attributionControl=True,
+        min_zoom=3,
+        max_zoom=14,
+    )
+    m.fa_label = content.alt
+    if flags.tiles != "none" and flags.tiles in options.tiles:
+        source = options.tiles[flags.tiles]
+        folium.TileLayer(
+            tiles=source.url,
+            attr=source.attribution,
+            name=flags.tiles,
+            max_zoom=source.max_zoom,
+            subdomains=source.subdomains,
+            referrer_policy="strict-origin-when-cross-origin",
+            detect_retina=False,
+            control=False,
+        ).add_to(m)
+    if interactive:
+        _Fullscreen(position="topleft", title="Full screen", title_cancel="Exit full screen",
+                    force_separate_button=True).add_to(m)  # fmt: skip
+    AtlasLayers(browser_data(content, flags, options)).add_to(m)
+    if flags.inset:
+        InsetMap({"countries": _inset_countries(catalog)}).add_to(m)
+    return m
+
+
+_ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_page(
+    catalog: Catalog,
+    content: MapContent,
+    flags: MapFlags,
+    options: MapOptions,
+    urls: PageUrls,
+    inline_assets: bool = False,
+) -> str:
+    """The complete HTML page (assets linked from urls.static_base, or inlined)."""
+    m = build_map(catalog, content, flags, options)
+    figure = m.get_root()
+    for child in figure._children.values():
+        child.render()
+    title = flags.title or content.title
+    caption = flags.caption or content.caption
+    theme = {"true": "dark", "false": "light"}.get(flags.dark, "auto")
+    assets: list[dict[str, str]] = []
+    for asset in ASSETS:
+        if inline_assets:
+            assets.append({"kind": asset.kind, "inline": Markup(inline_asset(asset.path))})
+        else:
+            assets.append({"kind": asset.kind, "url": asset.url(urls.static_base)})
+    items = [{"n": None, "name": p.name, "sub": p.sub, "detail": p.rows[-2][1]}
+             for p in content.places]  # fmt: skip
+    items += [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
+              for c in content.crossings]  # fmt: skip
+    return _ENV.get_template("map_page.html").render(
+        lang=content.lang,
+        theme=theme,
+        static=flags.static,
+        title=title,
+        dek=content.dek if not flags.caption else "",
+        caption=caption,
+        alt=content.alt,
+        legend=content.legend,
+        items=items,
+        ui=UI[content.lang],
+        urls=urls,
+        assets=assets,
+        map_html=Markup(figure.html.render()),
+        map_script=Markup(figure.script.render()),
+        attribution=Markup(DATA_ATTRIBUTION_HTML),
+        description=(caption or content.alt)[:300],
+    )
+
+
+# ---------------------------------------------------------------- caching
+class RenderCache:
+    """A small thread-safe LRU of rendered pages/images keyed by normalised inputs."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = Lock()
+        self.hits = self.misses = 0
+
+    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The cached value for *key*, made once."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self.misses += 1
+            self._items[key] = value
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return value
+
+
+def list_items(content: MapContent) -> Sequence[str]:
+    """The names of the places and crossings shown (for tests and alt texts)."""
+    return [p.name for p in content.places] + [c.name for c in content.crossings]

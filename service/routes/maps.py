@@ -1,0 +1,419 @@
+"""Map pages, PNGs, embed snippets and oEmbed; the static assets they load.
+
+``install(app)`` adds the router, mounts ``/static`` (long-lived caching) and
+wraps the app's HTML renderer so that collection and feature pages show a map.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from service import embed, maps, static_map
+from service.catalog import Catalog
+from service.dependencies import CatalogDep, SettingsDep
+from service.errors import InvalidParameterError, NotFoundError, ServiceError
+from service.mapflags import (
+    DARK,
+    LANGS,
+    MAX_PX,
+    MIN_PX,
+    PYM_PARAMS,
+    TILES,
+    MapFlags,
+    parse_flags,
+    parse_size,
+)
+from service.responses import HTML, HTMLResponse, JSONResponse, problem_response
+from service.settings import Settings
+
+router = APIRouter(tags=["Maps"])
+PNG = "image/png"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+# ---------------------------------------------------------------- service object
+class MapService:
+    """Map options from the settings, plus the caches of rendered pages and images."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.default_tiles = getattr(settings, "map_default_tiles", "none")
+        tiles = {
+            "osm": maps.TileSource(
+                getattr(settings, "map_tiles_osm_url",
+                        "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+                maps.OSM_TILE_ATTRIBUTION, subdomains="abc"),
+            "light": maps.TileSource(
+                getattr(settings, "map_tiles_light_url",
+                        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"),
+                maps.CARTO_TILE_ATTRIBUTION, subdomains="abcd"),
+            "dark": maps.TileSource(
+                getattr(settings, "map_tiles_dark_url",
+                        "https://{s}.basemaps.cartocdn.com/dark_all/{z}/{x}/{y}{r}.png"),
+                maps.CARTO_TILE_ATTRIBUTION, subdomains="abcd"),
+        }  # fmt: skip
+        self.options = maps.MapOptions(
+            tiles=tiles,
+            attribution_prefix=getattr(settings, "map_attribution_prefix", "Leaflet"),
+        )
+        self.cache = maps.RenderCache(getattr(settings, "map_cache_entries", 256))
+        self.timings: dict[str, float] = {}
+
+    def page(self, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags, base: str) -> bytes:
+        """The HTML page, rendered once per (spec, flags, base URL)."""
+
+        def make() -> bytes:
+            started = time.perf_counter()
+            content = maps.resolve(catalog, spec, flags.lang)
+            urls = self.urls(spec, flags, base)
+            body = maps.render_page(catalog, content, flags, self.options, urls).encode()
+            self.timings[f"html:{spec.path}"] = time.perf_counter() - started
+            return body
+
+        return self.cache.get_or_make(("html", spec, flags, base), make)
+
+    def png(
+        self, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int]
+    ) -> bytes:
+        """The PNG, rendered once per (spec, flags, size); tiles never apply."""
+        flags = flags.with_tiles("none")
+
+        def make() -> bytes:
+            started = time.perf_counter()
+            content = maps.resolve(catalog, spec, flags.lang)
+            body = static_map.render_png(content, flags, *size)
+            self.timings[f"png:{spec.path}"] = time.perf_counter() - started
+            return body
+
+        return self.cache.get_or_make(("png", spec, flags, size), make)
+
+    def query(self, spec: maps.MapSpec, flags: MapFlags) -> str:
+        """Canonical query string: content ids, then non-default flags."""
+        params = {**spec.query(), **flags.query(self.default_tiles)}
+        return ("?" + urlencode(params, quote_via=quote)) if params else ""
+
+    def urls(self, spec: maps.MapSpec, flags: MapFlags, base: str) -> maps.PageUrls:
+        """Absolute URLs of the page, its PNG, embed snippet and oEmbed document."""
+        q = self.query(spec, flags)
+        page = f"{base}{spec.path}{q}"
+        return maps.PageUrls(
+            page=page,
+            png=f"{base}{spec.path}.png{self.query(spec, flags.with_tiles(self.default_tiles))}",
+            oembed=f"{base}oembed?url={quote(page, safe='')}&format=json",
+            embed=f"{base}{spec.path}/embed{q}",
+            static_base=f"{base}static/",
+            home=base,
+        )
+
+
+def get_map_service(request: Request) -> MapService:
+    """The app's MapService (made on first use from the app's settings)."""
+    state = request.app.state
+    if getattr(state, "map_service", None) is None:
+        state.map_service = MapService(state.settings)
+    return state.map_service
+
+
+MapServiceDep = Annotated[MapService, Depends(get_map_service)]
+
+
+# ---------------------------------------------------------------- flags
+def get_flags(
+    settings: SettingsDep,
+    title: Annotated[str | None, Query(description="Headline (default: the map's own).")] = None,
+    caption: Annotated[str | None, Query(description="Caption under the map.")] = None,
+    lang: Annotated[str | None, Query(description=f"Language: {', '.join(LANGS)}.")] = None,
+    dark: Annotated[str | None, Query(description=f"Dark mode: {', '.join(DARK)}.")] = None,
+    static: Annotated[str | None, Query(description="true: no pan or zoom.")] = None,
+    tiles: Annotated[
+        str | None, Query(description=f"Raster tiles under our basemap: {', '.join(TILES)}.")
+    ] = None,
+    inset: Annotated[str | None, Query(description="Overview inset map (true/false).")] = None,
+    labels: Annotated[str | None, Query(description="Place labels (true/false).")] = None,
+    childId: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803 - pym
+    initialWidth: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+    parentTitle: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+    parentUrl: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+) -> MapFlags:
+    """The map flags, validated (400 problem+json on an invalid value)."""
+    raw = {"title": title, "caption": caption, "lang": lang, "dark": dark, "static": static,
+           "tiles": tiles, "inset": inset, "labels": labels}  # fmt: skip
+    return parse_flags(raw, getattr(settings, "map_default_tiles", "none"))
+
+
+FlagsDep = Annotated[MapFlags, Depends(get_flags)]
+
+
+def get_size(
+    width: Annotated[
+        int | None, Query(description=f"PNG width in pixels ({MIN_PX}–{MAX_PX}, default 1200).")
+    ] = None,
+    height: Annotated[
+        int | None, Query(description=f"PNG height in pixels ({MIN_PX}–{MAX_PX}, default 630).")
+    ] = None,
+) -> tuple[int, int]:
+    """The PNG size, bounded."""
+    return parse_size(width, height)
+
+
+SizeDep = Annotated[tuple[int, int], Depends(get_size)]
+
+
+def get_custom_spec(
+    catalog: CatalogDep,
+    borders: Annotated[str | None, Query(description="Border ids, comma-separated.")] = None,
+    places: Annotated[str | None, Query(description="Place ids, comma-separated.")] = None,
+    crossings: Annotated[str | None, Query(description="Crossing ids, comma-separated.")] = None,
+    countries: Annotated[str | None, Query(description="Country codes to highlight.")] = None,
+) -> maps.MapSpec:
+    """The content of a custom map."""
+    return maps.custom_spec(catalog, borders, places, crossings, countries)
+
+
+CustomSpecDep = Annotated[maps.MapSpec, Depends(get_custom_spec)]
+
+
+# ---------------------------------------------------------------- responses
+def _base(request: Request) -> str:
+    return str(request.base_url)
+
+
+def _page(request: Request, service: MapService, catalog: Catalog, spec: maps.MapSpec,
+          flags: MapFlags) -> Response:  # fmt: skip
+    body = service.page(catalog, spec, flags, _base(request))
+    return HTMLResponse(body, headers={"x-content-type-options": "nosniff"})
+
+
+def _png(service: MapService, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags,
+         size: tuple[int, int]) -> Response:  # fmt: skip
+    return Response(service.png(catalog, spec, flags, size), media_type=PNG)
+
+
+def _embed(request: Request, service: MapService, catalog: Catalog, spec: maps.MapSpec,
+           flags: MapFlags) -> Response:  # fmt: skip
+    urls = service.urls(spec, flags, _base(request))
+    title = flags.title or maps.resolve(catalog, spec, flags.lang).title
+    return HTMLResponse(embed.snippet(urls.page, title) + "\n")
+
+
+PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}}}
+IMAGE = {"response_class": Response, "responses": {200: {"content": {PNG: {}}}}}
+SNIPPET = {
+    "response_class": HTMLResponse,
+    "description": "The copy-paste HTML: a responsive, titled iframe with `allowfullscreen` and "
+    "a tiny script that sets its height from the page's messages (pym.js, AMP embed-size).",
+}
+
+
+@router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG", **IMAGE)
+def frontier_png(catalog: CatalogDep, service: MapServiceDep, flags: FlagsDep,
+                 size: SizeDep) -> Response:  # fmt: skip
+    """Server-rendered static map (no tiles, no browser), cached."""
+    return _png(service, catalog, maps.frontier_spec(catalog), flags, size)
+
+
+@router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map", **SNIPPET)
+def frontier_embed(request: Request, catalog: CatalogDep, service: MapServiceDep,
+                   flags: FlagsDep) -> Response:  # fmt: skip
+    """The iframe snippet for /maps/frontier with the same flags."""
+    return _embed(request, service, catalog, maps.frontier_spec(catalog), flags)
+
+
+@router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier", **PAGE)
+def frontier(request: Request, catalog: CatalogDep, service: MapServiceDep,
+             flags: FlagsDep) -> Response:  # fmt: skip
+    """The border, both countries and neighbours, the six checkpoints, Divin and the
+    regional centres; measured and cited lengths in the caption."""
+    return _page(request, service, catalog, maps.frontier_spec(catalog), flags)
+
+
+@router.get("/maps/borders/{borderId}.png", summary="A border as a PNG", **IMAGE)
+def border_png(borderId: str, catalog: CatalogDep, service: MapServiceDep,  # noqa: N803
+               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
+    """Server-rendered static map of one border."""
+    return _png(service, catalog, maps.border_spec(catalog, borderId), flags, size)
+
+
+@router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map", **SNIPPET)
+def border_embed(request: Request, borderId: str, catalog: CatalogDep,  # noqa: N803
+                 service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+    """The iframe snippet for a border map."""
+    return _embed(request, service, catalog, maps.border_spec(catalog, borderId), flags)
+
+
+@router.get("/maps/borders/{borderId}", summary="Map of one border", **PAGE)
+def border(request: Request, borderId: str, catalog: CatalogDep,  # noqa: N803
+           service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+    """The border, its countries, its crossings and the largest places near it."""
+    return _page(request, service, catalog, maps.border_spec(catalog, borderId), flags)
+
+
+@router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG", **IMAGE)
+def place_png(placeId: str, catalog: CatalogDep, service: MapServiceDep,  # noqa: N803
+              flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
+    """Server-rendered locator map of a place."""
+    return _png(service, catalog, maps.place_spec(catalog, placeId), flags, size)
+
+
+@router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map", **SNIPPET)
+def place_embed(request: Request, placeId: str, catalog: CatalogDep,  # noqa: N803
+                service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+    """The iframe snippet for a locator map."""
+    return _embed(request, service, catalog, maps.place_spec(catalog, placeId), flags)
+
+
+@router.get("/maps/places/{placeId}", summary="Locator map of a place", **PAGE)
+def place(request: Request, placeId: str, catalog: CatalogDep,  # noqa: N803
+          service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+    """The place, its nearest border with the distance to it, and nearby crossings."""
+    return _page(request, service, catalog, maps.place_spec(catalog, placeId), flags)
+
+
+@router.get("/maps/custom.png", summary="A custom map as a PNG", **IMAGE)
+def custom_png(catalog: CatalogDep, service: MapServiceDep, spec: CustomSpecDep,
+               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
+    """Server-rendered custom map."""
+    return _png(service, catalog, spec, flags, size)
+
+
+@router.get("/maps/custom/embed", summary="Embed snippet of a custom map", **SNIPPET)
+def custom_embed(request: Request, catalog: CatalogDep, service: MapServiceDep,
+                 spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
+    """The iframe snippet for a custom map."""
+    return _embed(request, service, catalog, spec, flags)
+
+
+@router.get("/maps/custom", summary="A map of any borders, places and crossings", **PAGE)
+def custom(request: Request, catalog: CatalogDep, service: MapServiceDep,
+           spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
+    """Compose borders, places, crossings and highlighted countries by id."""
+    return _page(request, service, catalog, spec, flags)
+
+
+# ---------------------------------------------------------------- oEmbed
+def spec_for_path(catalog: Catalog, path: str, query: dict[str, str]) -> maps.MapSpec:
+    """The MapSpec a map URL path denotes; NotFoundError for any other path."""
+    parts = [p for p in path.split("/") if p]
+    if parts == ["maps", "frontier"]:
+        return maps.frontier_spec(catalog)
+    if parts == ["maps", "custom"]:
+        return maps.custom_spec(catalog, query.get("borders"), query.get("places"),
+                                query.get("crossings"), query.get("countries"))  # fmt: skip
+    if len(parts) == 3 and parts[:2] == ["maps", "borders"]:
+        return maps.border_spec(catalog, parts[2])
+    if len(parts) == 3 and parts[:2] == ["maps", "places"]:
+        return maps.place_spec(catalog, parts[2])
+    raise NotFoundError("url is not a Frontier Atlas map page (/maps/frontier, "
+                        "/maps/borders/{id}, /maps/places/{id}, /maps/custom).")  # fmt: skip
+
+
+@router.get("/oembed", summary="oEmbed 1.0 for map pages", response_class=JSONResponse)
+def oembed(
+    request: Request,
+    catalog: CatalogDep,
+    service: MapServiceDep,
+    url: Annotated[str, Query(description="URL of a map page, e.g. …/maps/frontier?lang=ru.")],
+    format: Annotated[str, Query(description="json (xml is not implemented: 501).")] = "json",  # noqa: A002
+    maxwidth: Annotated[int | None, Query(ge=MIN_PX, description="Largest width.")] = None,
+    maxheight: Annotated[int | None, Query(ge=MIN_PX, description="Largest height.")] = None,
+) -> Response:
+    """An oEmbed ``rich`` document (iframe snippet and PNG thumbnail) for a map URL."""
+    if format != "json":
+        if format == "xml":  # oEmbed 1.0 §2.3.5: 501 for a format the provider lacks
+            error = ServiceError("Only format=json is implemented.")
+            doc = {"type": f"{request.base_url}api.html#problem-not-implemented",
+                   "title": "Not implemented", "status": 501, "detail": error.detail,
+                   "code": "InvalidParameterValue", "instance": request.url.path}  # fmt: skip
+            return problem_response(request, doc)
+        raise InvalidParameterError("format must be json.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidParameterError("url must be an absolute http(s) URL of a map page.")
+    query = dict(parse_qsl(parts.query))
+    allowed = {"borders", "places", "crossings", "countries", "f", *PYM_PARAMS,
+               *MapFlags.__dataclass_fields__}  # fmt: skip
+    unknown = sorted(set(query) - allowed)
+    if unknown:
+        raise InvalidParameterError(f"url has unknown query parameter(s): {', '.join(unknown)}.")
+    spec = spec_for_path(catalog, parts.path, query)
+    flags = parse_flags(query, service.default_tiles)
+    urls = service.urls(spec, flags, _base(request))
+    title = flags.title or maps.resolve(catalog, spec, flags.lang).title
+    doc = embed.oembed_document(urls.page, title, _base(request), urls.png, maxwidth, maxheight)
+    return JSONResponse(doc)
+
+
+# ---------------------------------------------------------------- static files
+class CachedStaticFiles(StaticFiles):
+    """Static files with Cache-Control: a year for versioned URLs, an hour otherwise."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file response plus its Cache-Control header."""
+        response = await super().get_response(path, scope)
+        versioned = path.startswith("vendor/") or b"v=" in scope.get("query_string", b"")
+        if response.status_code == 200:
+            response.headers["cache-control"] = IMMUTABLE if versioned else "public, max-age=3600"
+            response.headers["x-content-type-options"] = "nosniff"
+        return response
+
+
+# ---------------------------------------------------------------- f=html pages with a map
+def map_src_for(kind: str, document: dict[str, Any], base: str) -> str | None:
+    """The map page that illustrates an items or feature page, or None."""
+    if kind == "feature":
+        fid = document.get("id")
+        links = " ".join(str(link.get("href", "")) for link in document.get("links") or [])
+        if fid is None:
+            return None
+        fid = quote(str(fid), safe="")
+        if "/collections/borders/" in links or "/borders/" in links and "-" in fid:
+            return f"{base}maps/borders/{fid}"
+        if "/collections/places/" in links:
+            return f"{base}maps/places/{fid}"
+        if "/collections/crossings/" in links:
+            return f"{base}maps/custom?crossings={fid}"
+        if "/collections/countries/" in links:
+            return f"{base}maps/custom?countries={fid}"
+        return None
+    if kind == "items":
+        collection = str(document.get("collection") or "")
+        ids = [quote(str(f.get("id")), safe="") for f in document.get("features") or []][:100]
+        if not ids or collection not in ("borders", "places", "crossings", "countries"):
+            return None
+        return f"{base}maps/custom?{collection}={','.join(ids)}"
+    return None
+
+
+def wrap_renderer(render: Callable[[str, dict[str, Any], Request], str]) -> Callable[..., str]:
+    """The app's HTML renderer, with a map iframe under the heading of items/feature pages."""
+    from markupsafe import escape
+
+    def render_with_map(kind: str, document: dict[str, Any], request: Request) -> str:
+        page = render(kind, document, request)
+        src = map_src_for(kind, document, str(request.base_url))
+        if src is None or "</h1>" not in page:
+            return page
+        iframe = (
+            f'<iframe class="fa-embedded-map" src="{escape(src)}" title="Map" loading="lazy" '
+            'style="width:100%;height:560px;border:0;display:block;margin:.5rem 0" '
+            "allowfullscreen></iframe>"
+        )
+        return page.replace("</h1>", "</h1>\n" + iframe, 1)
+
+    return render_with_map
+
+
+def install(app: FastAPI) -> None:
+    """Add the map routes, mount /static and give HTML pages their maps."""
+    app.include_router(router)
+    app.mount("/static", CachedStaticFiles(directory=Path(maps.STATIC_DIR)), name="static")
+    app.state.html_renderer = wrap_renderer(app.state.html_renderer)
+    app.state.map_service = None

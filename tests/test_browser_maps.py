@@ -1,0 +1,183 @@
+"""Map pages in a real browser: Debian's Chromium driven by Playwright, against a live server.
+
+In CI (CI=true) a missing browser fails these tests; elsewhere they skip with a message.
+Screenshots (desktop 1280×800 and phone 375×740) are written to screenshots/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = REPO / "screenshots"
+CHECKPOINTS = {"yukhovichi-dolostsy", "jezerishche-nevel", "lyozna-kruglovka",
+               "redki-krasnaya-gorka", "zvenchatka-dubovichka", "selishcha-novozybkov"}  # fmt: skip
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium to run the browser tests"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page plus the console errors, page errors, dialogs and request hosts it produced."""
+
+    def __init__(self, page, base: str) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.hosts: set[str] = set()
+        own = urlsplit(base).netloc
+        self.own = own
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: self.hosts.add(urlsplit(r.url).netloc or r.url[:10]))
+
+    def foreign_hosts(self) -> set[str]:
+        return {h for h in self.hosts if h not in (self.own, "data:,", "data:")}
+
+
+@pytest.fixture
+def watched(browser, live_server) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield Watched(page, live_server)
+    context.close()
+
+
+def _open(w: Watched, url: str) -> None:
+    w.page.goto(url, wait_until="load")
+    w.page.wait_for_selector(".fa-map[data-ready='true']", timeout=15_000)
+
+
+def test_frontier_page_draws_border_checkpoints_and_divin(watched, live_server):
+    _open(watched, f"{live_server}/maps/frontier?tiles=none")
+    page = watched.page
+    assert page.locator("path.fa-border.fa-focus").count() >= 1
+    box = page.locator("path.fa-border.fa-focus").first.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100
+    ids = set(page.eval_on_selector_all(".fa-crossing", "els => els.map(e => e.dataset.id)"))
+    assert ids == CHECKPOINTS
+    assert page.locator(".fa-place[data-id='divin']").is_visible()
+    assert page.locator("path.fa-country").count() >= 5  # the vector basemap
+    attribution = page.locator(".leaflet-control-attribution").inner_text()
+    assert "OpenStreetMap contributors" in attribution and "GeoNames" in attribution
+    assert watched.errors == []
+    assert watched.foreign_hosts() == set()
+
+
+def test_clicking_divin_opens_its_popup(watched, live_server):
+    _open(watched, f"{live_server}/maps/frontier")
+    watched.page.locator(".fa-place[data-id='divin']").click()
+    popup = watched.page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5_000)
+    text = popup.inner_text()
+    assert "Divin" in text and "Дзівін" in text and "km to the" in text
+    assert watched.errors == []
+
+
+def test_xss_title_is_text_and_does_not_run(watched, live_server):
+    _open(watched, f"{live_server}/maps/frontier?title={quote(XSS)}&caption={quote(XSS)}")
+    page = watched.page
+    assert page.locator("h1").inner_text() == XSS
+    assert page.title().startswith(XSS)
+    assert page.locator("img[src='x']").count() == 0
+    assert watched.dialogs == []
+    assert watched.errors == []
+
+
+def test_embed_snippet_resizes_its_iframe(watched, live_server):
+    snippet = httpx.get(f"{live_server}/maps/frontier/embed").text
+    page = watched.page
+    page.set_content(f"<!doctype html><html><body><h1>Host story</h1>{snippet}</body></html>")
+    page.wait_for_function(
+        "() => { const f = document.querySelector('iframe');"
+        " return f && f.style.height && f.style.height !== '640px'; }",
+        timeout=15_000,
+    )
+    iframe = page.locator("iframe")
+    assert iframe.get_attribute("title") == "The Belarus–Russia frontier"
+    assert iframe.get_attribute("allowfullscreen") is not None
+    height = int(iframe.evaluate("f => parseInt(f.style.height, 10)"))
+    inner = page.frame_locator("iframe").locator("html").evaluate(
+        "e => Math.ceil(e.getBoundingClientRect().height)"
+    )
+    assert abs(height - inner) <= 2
+
+
+def test_dark_true_changes_the_page(watched, live_server):
+    page = watched.page
+    colours = {}
+    for dark in ("false", "true"):
+        _open(watched, f"{live_server}/maps/frontier?dark={dark}")
+        colours[dark] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        colours[dark + "-land"] = page.evaluate(
+            "getComputedStyle(document.querySelector('path.fa-country-RU')).fill"
+        )
+    assert colours["false"] != colours["true"]
+    assert colours["false-land"] != colours["true-land"]
+    assert watched.errors == []
+
+
+def test_static_map_has_no_zoom_controls(watched, live_server):
+    _open(watched, f"{live_server}/maps/frontier?static=true&inset=false")
+    assert watched.page.locator(".leaflet-control-zoom").count() == 0
+    assert watched.page.locator(".leaflet-control-minimap").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "height", "path"),
+    [
+        ("frontier-desktop", 1280, 800, "/maps/frontier"),
+        ("frontier-phone", 375, 740, "/maps/frontier"),
+        ("frontier-dark-phone", 375, 740, "/maps/frontier?dark=true&lang=be"),
+        ("divin-desktop", 1280, 800, "/maps/places/divin"),
+        ("divin-phone", 375, 740, "/maps/places/divin?lang=ru"),
+        ("border-by-ua-desktop", 1280, 800, "/maps/borders/BY-UA"),
+    ],
+)
+def test_screenshots_and_layout(browser, live_server, name, width, height, path):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(live_server + path, wait_until="load")
+    page.wait_for_selector(".fa-map[data-ready='true']", timeout=15_000)
+    page.wait_for_timeout(300)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    map_box = page.locator(".fa-map").bounding_box()
+    legend_box = page.locator(".fa-legend").bounding_box()
+    assert map_box and legend_box
+    assert legend_box["y"] >= map_box["y"] + map_box["height"] - 1  # legend never on the map
+    assert map_box["width"] <= width
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= width  # no horizontal scrolling on a phone
+    assert errors == []
+    context.close()
