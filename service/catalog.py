@@ -11,7 +11,7 @@ import csv
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -231,8 +231,19 @@ class Catalog:
     simplify_levels_m: tuple[float, ...]
     loaded_at: str = ""
     load_seconds: float = 0.0
-    places_index: NameIndex = field(default_factory=NameIndex)
+    _places_index: Future[NameIndex] | None = None
     border_levels: dict[tuple[str, float | None], BorderLevel] = field(default_factory=dict)
+
+    @property
+    def places_index(self) -> NameIndex:
+        """The place-name index (waits for its background build on first use)."""
+        assert self._places_index is not None
+        return self._places_index.result()
+
+    @property
+    def search_ready(self) -> bool:
+        """True once the place-name index is built."""
+        return self._places_index is not None and self._places_index.done()
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -243,24 +254,18 @@ class Catalog:
         def build(cid: str) -> Collection:
             return Collection.build(cid, orjson.loads((data_dir / f"{cid}.geojson").read_bytes()))
 
-        # GEOS parses the large country polygons without the GIL: let it overlap with
-        # the pure-Python work (other layers, the name index).
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            countries = pool.submit(build, "countries")
-            collections = {cid: build(cid) for cid in COLLECTION_FILES if cid != "countries"}
-            places_index = NameIndex.build(
-                (
-                    f["properties"].get("name") or "",
-                    [f["properties"].get("name_local") or "", f["id"],
-                     *(f["properties"].get("alternate_names") or [])],
-                )
-                for f in collections["places"].features
-            )  # fmt: skip
-            collections["countries"] = countries.result()
+        # GEOS parses the large country polygons without the GIL, overlapping with the
+        # other layers; the place-name index (pure Python, ~0.5 s) is then built in the
+        # background while the server starts; a search waits for it if it comes first.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
+        countries = pool.submit(build, "countries")
+        collections = {cid: build(cid) for cid in COLLECTION_FILES if cid != "countries"}
+        collections["countries"] = countries.result()
         collections = {cid: collections[cid] for cid in COLLECTION_FILES}
         alpha3, names = _country_codes(data_dir, collections["countries"].features)
         catalog = cls(data_dir, collections, alpha3, names, tuple(simplify_levels_m))
-        catalog.places_index = places_index
+        catalog._places_index = pool.submit(_build_name_index, collections["places"].features)
+        pool.shutdown(wait=False)
         catalog._measure_borders()
         catalog.loaded_at = (
             datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -530,6 +535,18 @@ class Catalog:
     def crossings_on(self, border_id: str) -> list[int]:
         """Indexes of the crossings on a border (canonical id)."""
         return self.collections["crossings"].query(filters={"border": border_id})
+
+
+def _build_name_index(places: list[dict[str, Any]]) -> NameIndex:
+    """Name index over each place's name, local name, id and alternate names."""
+    return NameIndex.build(
+        (
+            f["properties"].get("name") or "",
+            [f["properties"].get("name_local") or "", f["id"],
+             *(f["properties"].get("alternate_names") or [])],
+        )
+        for f in places
+    )  # fmt: skip
 
 
 def _country_codes(

@@ -158,3 +158,4 @@ class Health(BaseModel):
     status: str
     features: dict[str, int]
     loaded_at: str
+    search_index: str = Field(description="ready, or building (searches wait for it)")

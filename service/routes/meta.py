@@ -34,5 +34,6 @@ def healthz(catalog: CatalogDep) -> Response:
         "status": "ok",
         "features": {cid: len(c.features) for cid, c in catalog.collections.items()},
         "loaded_at": catalog.loaded_at,
+        "search_index": "ready" if catalog.search_ready else "building",
     }
     return JSONResponse(doc, headers={"cache-control": "no-store"})
