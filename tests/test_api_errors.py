@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.errors import ServiceError, all_error_classes
 from service.main import create_app
@@ -184,3 +187,37 @@ def test_html_search_results_escape_data_and_query(client):
     response = client.get("/places", params={"q": "<b>Divin</b>", "f": "html"})
     assert response.status_code == 200
     assert "<b>" not in response.text
+
+
+FUZZ_PATHS = [
+    "/collections/places/items",
+    "/collections/crossings/items",
+    "/collections/borders/items",
+    "/borders/BY-RU",
+    "/borders/BY-RU/zone",
+    "/borders/BY-RU/crossings",
+    "/places",
+    "/places/divin/borders",
+    "/locate",
+    "/",
+]
+FUZZ_PARAMS = ["bbox", "limit", "offset", "datetime", "q", "near", "radius_km", "simplify",
+               "width_km", "side", "lon", "lat", "f", "country", "kind", "border",
+               "clipped"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    path=st.sampled_from(FUZZ_PATHS),
+    params=st.dictionaries(st.sampled_from(FUZZ_PARAMS), st.text(max_size=25), max_size=4),
+    segment=st.text(min_size=1, max_size=12).filter(lambda s: "/" not in s and s not in ".."),
+)
+def test_no_input_gives_a_500(client, path, params, segment):
+    segment = quote(segment, safe="")
+    for url in (path, f"/borders/{segment}", f"/places/{segment}/borders",
+                f"/collections/places/items/{segment}"):  # fmt: skip
+        response = client.get(url, params=params)
+        assert response.status_code in (200, 400, 404), (url, params, response.text[:300])
+        assert response.headers["content-type"] in (
+            "application/json", "application/geo+json", PROBLEM, "text/html; charset=utf-8",
+        )  # fmt: skip
