@@ -350,6 +350,7 @@ class MapPoint:
     number: int | None = None
     label_side: str = "right"
     focus: bool = False
+    rank: float = 0.0  # label priority: the focus, then the order of the spec
 
 
 @dataclass
@@ -370,6 +371,7 @@ class MapContent:
     bounds: BBox
     simplify_m: float | None
     legend: list[tuple[str, str]] = field(default_factory=list)  # (css class, text)
+    sources: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
 
 
 def _pick_level(catalog: Catalog, span_km: float) -> float | None:
@@ -437,7 +439,7 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
 
     # The view: everything the map is about.
     parts: list[BaseGeometry] = []
-    for bid in spec.borders:
+    for bid in spec.borders if spec.kind != "place" else ():  # a locator map zooms on the place
         parts.append(borders_col.geoms[borders_col.ids[bid]])
     for pid in spec.places:
         parts.append(places_col.geoms[places_col.ids[pid]])
@@ -462,10 +464,14 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     west, south, east, north = union.bounds
     bounds = BBox(west, south, east, north)
     if spec.kind == "place":
-        bounds = _pad(bounds, 0.25, 0.15)
+        bounds = _pad(bounds, 0.35, 0.25)
     span = _span_km(bounds)
     level = _pick_level(catalog, span)
-    window = _pad(bounds, 0.8, 0.3)
+    # Basemap window: wide enough for any aspect ratio of the map at the fitted zoom.
+    cx, cy = (bounds.west + bounds.east) / 2, (bounds.south + bounds.north) / 2
+    w, h = bounds.east - bounds.west, bounds.north - bounds.south
+    half_w, half_h = max(w, h * 1.7) * 1.1 + 0.3, max(h, w / 1.7) * 1.1 + 0.2
+    window = BBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
     # Country outlines are background: about two pixels of a 700-pixel-wide map.
     tolerance = round(min(max(span / 350 / 111.32, 0.001), 0.05), 4)
     basemap = _basemap(catalog, window, tolerance)
@@ -501,8 +507,10 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
         rows.append(nearest_rows[pid])
         rows.append((ui["source"], str(props.get("source") or "GeoNames")))  # fmt: skip
         places.append(MapPoint(pid, str(props.get("kind") or "town"), lon, lat, name,
-                               sub if sub != name else "", rows,
-                               focus=pid == spec.focus))  # fmt: skip
+                               sub if sub != name else "", rows, focus=pid == spec.focus,
+                               # the spec lists places most important first
+                               rank=1e9 if pid == spec.focus
+                               else float(len(spec.places) - len(places))))  # fmt: skip
 
     crossings = []
     for n, cid in enumerate(spec.crossings, 1):
@@ -539,6 +547,7 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     else:
         title = ui["custom_title"]
     caption_parts = []
+    sources: list[tuple[str, str]] = []
     for bid in spec.borders:
         props = borders_col.features[borders_col.ids[bid]]["properties"]
         measured = _fmt_km(float(props["length_km"]), lang)
@@ -546,8 +555,10 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
             caption_parts.append(ui["measured"].format(
                 name=border_name(catalog, bid, lang), measured=measured,
                 cited=_fmt_km(float(props["cited_length_km"]), lang),
-                source=str(props.get("cited_source") or ""),
+                source=_short_source(str(props.get("cited_source") or "")),
             ))  # fmt: skip
+            if url := _source_url(str(props.get("cited_source") or "")):
+                sources.append((UI[lang]["source"], url))
         else:
             caption_parts.append(ui["measured_only"].format(
                 name=border_name(catalog, bid, lang), measured=measured))  # fmt: skip
@@ -570,7 +581,17 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     if places:
         legend.append(("fa-key-place", ui["place"]))
     return MapContent(spec, lang, title, dek, " ".join(caption_parts), alt, countries, borders,
-                      places, crossings, links, bounds, level, legend)  # fmt: skip
+                      places, crossings, links, bounds, level, legend, sources)  # fmt: skip
+
+
+def _short_source(text: str) -> str:
+    """``Wikipedia, "Belarus–Russia border"`` from a cited_source with URL and details."""
+    return re.split(r"\s*\(https?://|:\s", text, maxsplit=1)[0].strip() or text
+
+
+def _source_url(text: str) -> str | None:
+    match = re.search(r"https?://[^\s)]+", text)
+    return match.group(0) if match else None
 
 
 def _place_labels(places: list[MapPoint], crossings: list[MapPoint]) -> None:
@@ -694,7 +715,8 @@ def _feature(geom: BaseGeometry, props: dict[str, Any]) -> dict[str, Any]:
 def _point_props(p: MapPoint) -> dict[str, Any]:
     return {"id": p.id, "kind": p.kind, "name": p.name, "sub": p.sub,
             "rows": [list(r) for r in p.rows], "n": p.number, "side": p.label_side,
-            "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)]}  # fmt: skip
+            "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)],
+            "rank": p.rank}  # fmt: skip
 
 
 def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> dict[str, Any]:
@@ -893,6 +915,7 @@ def render_page(
         caption=caption,
         alt=content.alt,
         legend=content.legend,
+        sources=content.sources,
         items=items,
         ui=UI[content.lang],
         urls=urls,

@@ -37,7 +37,11 @@
     } else {
       wrap.appendChild(el('span', 'fa-dot fa-dot-' + p.kind + (p.focus ? ' fa-dot-focus' : '')));
     }
-    if (labels && !p.n) wrap.appendChild(el('span', 'fa-label' + (p.focus ? ' fa-label-focus' : ''), p.name));
+    if (labels && !p.n) {
+      var label = el('span', 'fa-label' + (p.focus ? ' fa-label-focus' : ''), p.name);
+      label.setAttribute('data-rank', String(p.rank || 0));
+      wrap.appendChild(label);
+    }
     return L.divIcon({
       html: wrap,
       className: p.n ? 'fa-marker fa-crossing' : 'fa-marker fa-place fa-place-' + p.kind,
@@ -123,6 +127,8 @@
     d.crossings.forEach(function (p) { addPoint(map, p, d.labels); });
 
     map.fitBounds(d.bounds, { padding: [18, 18] });
+    declutter(map);
+    map.on('zoomend moveend resize', function () { declutter(map); });
     if (d.static) map.setMaxBounds(map.getBounds().pad(0.05));
 
     map.attributionControl.setPrefix(d.prefix || false);
@@ -132,6 +138,52 @@
     root.setAttribute('data-ready', 'true');
     FA.map = map;
   };
+
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+
+  // Labels, most important first: keep each on its preferred side, else the other side,
+  // else hide it (the point stays, and the list under the map names it). Country names
+  // give way to place labels; labels never run off the map.
+  function declutter(map) {
+    var root = map.getContainer();
+    var frame = root.getBoundingClientRect();
+    var taken = [];
+    root.querySelectorAll('.fa-num, .fa-dot').forEach(function (e) {
+      taken.push(e.getBoundingClientRect());
+    });
+    var labels = Array.prototype.slice.call(root.querySelectorAll('.fa-label'));
+    labels.sort(function (a, b) { return (+b.dataset.rank) - (+a.dataset.rank); });
+    labels.forEach(function (label) {
+      var point = label.parentNode;
+      if (!point.dataset.side) point.dataset.side = point.classList.contains('fa-side-left') ? 'left' : 'right';
+      var first = point.dataset.side, other = first === 'left' ? 'right' : 'left';
+      label.style.visibility = '';
+      var placed = [first, other].some(function (side) {
+        point.classList.remove('fa-side-left', 'fa-side-right');
+        point.classList.add('fa-side-' + side);
+        var r = label.getBoundingClientRect();
+        var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
+                     r.top >= frame.top && r.bottom <= frame.bottom;
+        if (inside && !taken.some(function (t) { return overlaps(t, r); })) {
+          taken.push(r);
+          return true;
+        }
+        return false;
+      });
+      if (!placed) {
+        point.classList.remove('fa-side-left', 'fa-side-right');
+        point.classList.add('fa-side-' + first);
+        label.style.visibility = 'hidden';
+      }
+    });
+    root.querySelectorAll('.fa-country-label span').forEach(function (span) {
+      span.style.visibility = '';
+      var r = span.getBoundingClientRect();
+      if (taken.some(function (t) { return overlaps(t, r); })) span.style.visibility = 'hidden';
+    });
+  }
 
   // No scroll-wheel trap: the page scrolls; ctrl/cmd + wheel (and trackpad pinch) zooms,
   // and a click or focus on the map enables plain wheel zoom until the pointer leaves.

@@ -1,0 +1,186 @@
+"""Map pages, PNGs, embed snippets and oEmbed through the app (no browser)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pytest
+
+from service import maps
+from service.mapcli import add_map_command  # noqa: F401 - the CLI module imports cleanly
+from service.mapflags import MapFlags, parse_flags
+
+HTML = "text/html; charset=utf-8"
+PROBLEM = "application/problem+json"
+XSS = "<img src=x onerror=alert(1)>"
+CHECKPOINTS = ["yukhovichi-dolostsy", "jezerishche-nevel", "lyozna-kruglovka",
+               "redki-krasnaya-gorka", "zvenchatka-dubovichka", "selishcha-novozybkov"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/maps/frontier", "/maps/borders/BY-UA", "/maps/borders/rus-blr", "/maps/places/divin",
+     "/maps/custom?borders=BY-LT&places=divin,minsk&crossings=brest-terespol&countries=PL"],
+)  # fmt: skip
+def test_map_pages_are_html_with_their_links(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == HTML
+    text = response.text
+    assert text.startswith("<!doctype html>\n<html lang=\"en\"")
+    assert 'type="application/json+oembed"' in text
+    assert re.search(r'<meta property="og:image" content="http://testserver/maps/[^"]+\.png', text)
+    assert 'name="twitter:card" content="summary_large_image"' in text
+    assert "user-scalable=no" not in text and "maximum-scale" not in text
+    assert "OpenStreetMap contributors" in text and "GeoNames" in text
+    assert "<noscript>" in text and 'id="fa-alt"' in text
+
+
+def test_frontier_page_content_and_budget(client):
+    response = client.get("/maps/frontier")
+    assert len(response.content) <= 250_000
+    text = response.text
+    for cid in CHECKPOINTS:
+        assert f'"id":"{cid}"' in text
+    assert '"id":"divin"' in text
+    assert "1,316 km measured" in text and "1,239 km cited" in text
+    # every asset from our own origin: no http(s) URL in a src or stylesheet href
+    links_ok = ("http://testserver/", "https://www.openstreetmap.org/copyright",
+                "https://www.geonames.org/", "https://creativecommons.org/", "https://en.wikipedia.org/")
+    for url in re.findall(r'(?:src|href)="([^"]+)"', text):
+        assert not url.startswith("http") or url.startswith(links_ok), url
+    assets = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', text)
+    assert assets and all(a.startswith("http://testserver/static/") for a in assets)
+    for a in assets:
+        r = client.get(a.replace("http://testserver", ""))
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert "etag" in r.headers
+
+
+def test_text_from_flags_is_escaped_everywhere(client):
+    text = client.get(f"/maps/frontier?title={quote(XSS)}&caption={quote(XSS)}").text
+    assert XSS not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    snippet = client.get(f"/maps/frontier/embed?title={quote(XSS)}").text
+    assert XSS not in snippet
+
+
+def test_json_in_inline_script_cannot_close_it():
+    data = {"name": "</script><script>alert(1)</script>", "x": "\u2028'&"}
+    out = maps._safe_json(data)
+    assert "<" not in out and ">" not in out and "&" not in out and "'" not in out
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [("lang=de", "lang"), ("dark=maybe", "dark"), ("static=2", "static"), ("tiles=google", "tiles"),
+     ("inset=x", "inset"), ("labels=", "labels"), ("title=" + "x" * 201, "title"),
+     ("nope=1", "Unknown")],
+)  # fmt: skip
+def test_invalid_flags_are_400_problems(client, query, detail):
+    response = client.get(f"/maps/frontier?{query}")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == "InvalidParameterValue" and detail in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/maps/borders/BY-XX", 404), ("/maps/places/atlantis", 404), ("/maps/custom", 400),
+     ("/maps/custom?crossings=nope", 404), ("/maps/custom?countries=ZZ", 400),
+     ("/maps/frontier.png?width=100", 400), ("/maps/frontier.png?height=2401", 400),
+     ("/maps/frontier.png?width=abc", 400)],
+)  # fmt: skip
+def test_bad_map_requests(client, path, status):
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_pym_parameters_are_accepted(client):
+    response = client.get("/maps/frontier?childId=x&initialWidth=300&parentUrl=http://a/")
+    assert response.status_code == 200
+
+
+def test_flags_normalise_to_one_cache_key():
+    a = parse_flags({"dark": "TRUE", "static": "yes", "lang": "RU"})
+    b = parse_flags({"dark": "true", "static": "1", "lang": "ru"})
+    assert a == b and hash(a) == hash(b)
+    assert a.query() == {"dark": "true", "lang": "ru", "static": "true"}
+    assert MapFlags().query() == {}
+
+
+@pytest.mark.parametrize(("lang", "title", "label"),
+                         [("en", "The Belarus–Russia frontier", "Vitebsk"),
+                          ("ru", "Граница Беларуси и России", "Витебск"),
+                          ("be", "Мяжа Беларусі і Расіі", "Віцебск")])  # fmt: skip
+def test_languages(client, lang, title, label):
+    text = client.get(f"/maps/frontier?lang={lang}").text
+    assert f'<html lang="{lang}"' in text and f"<h1 id=\"fa-title\">{title}</h1>" in text
+    assert f'"name":"{label}"' in text
+
+
+def test_dark_and_static_flags_change_the_page(client):
+    assert 'class="fa-theme-dark"' in client.get("/maps/frontier?dark=true").text
+    static = client.get("/maps/frontier?static=true").text
+    assert '"dragging": false' in static and '"static":true' in static
+
+
+def test_tiles_osm_sets_referrer_policy_and_attribution(client):
+    text = client.get("/maps/frontier?tiles=osm").text
+    assert "tile.openstreetmap.org" in text
+    assert '"referrerPolicy": "strict-origin-when-cross-origin"' in text
+    assert "openstreetmap.org/copyright" in text
+    assert "tile.openstreetmap.org" not in client.get("/maps/frontier?tiles=none").text
+
+
+def test_png_is_bounded_and_cached(client):
+    first = client.get("/maps/frontier.png?width=400&height=300")
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert first.content[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(first.content[16:20]), int.from_bytes(first.content[20:24])
+    assert (width, height) == (400, 300)
+    again = client.get("/maps/frontier.png?width=400&height=300")
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert client.get("/maps/places/divin.png?lang=be&dark=true").status_code == 200
+
+
+def test_embed_snippet(client):
+    snippet = client.get("/maps/places/divin/embed?lang=ru").text
+    assert snippet.startswith("<iframe ")
+    assert 'title="Дивин и ближайшая граница"' in snippet
+    assert "allowfullscreen" in snippet and 'loading="lazy"' in snippet
+    assert "http://testserver/maps/places/divin?lang=ru&amp;childId=frontier-atlas-" in snippet
+    assert "embed-size" in snippet and "xPYMx" in snippet
+
+
+def test_oembed(client):
+    url = "http://testserver/maps/frontier?lang=be"
+    response = client.get(f"/oembed?url={quote(url, safe='')}&format=json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["version"] == "1.0" and doc["type"] == "rich"
+    assert doc["title"] == "Мяжа Беларусі і Расіі" and "<iframe" in doc["html"]
+    assert doc["thumbnail_url"].startswith("http://testserver/maps/frontier.png")
+    assert client.get(f"/oembed?url={quote(url, safe='')}&format=xml").status_code == 501
+    assert client.get("/oembed?url=http://testserver/collections").status_code == 404
+    assert client.get("/oembed?url=notaurl").status_code == 400
+
+
+def test_collection_pages_show_a_map(client):
+    text = client.get("/collections/crossings/items?f=html").text
+    assert '<iframe class="fa-embedded-map" src="http://testserver/maps/custom?crossings=' in text
+
+
+def test_cli_writes_a_self_contained_page_and_png(tmp_path):
+    from service.cli import main
+
+    out, png = tmp_path / "map.html", tmp_path / "map.png"
+    assert main(["map", "RU-BY", "--place", "divin", "--out", str(out), "--png", str(png)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<script src=" not in page and '<link rel="stylesheet"' not in page
+    assert "L.map(" in page and '"id":"divin"' in page
+    assert png.read_bytes()[:4] == b"\x89PNG"
