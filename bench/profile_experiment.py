@@ -1,0 +1,35 @@
+"""Profiling experiment (not part of ``make bench``): our app with FastAPI's thread hops removed.
+
+Every ``def`` route and dependency of the service runs in anyio's thread pool
+(one hand-off per sync dependency plus one for the endpoint). This serves the
+unchanged app with ``run_in_threadpool`` replaced by a direct call, which is
+what declaring them ``async def`` does, to measure what the hops cost::
+
+    .venv/bin/python bench/profile_experiment.py PORT [direct|threads]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+
+def main() -> None:
+    port, mode = int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "direct"
+    if mode == "direct":
+        import fastapi.dependencies.utils
+        import fastapi.routing
+
+        async def direct(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return func(*args, **kwargs)
+
+        fastapi.routing.run_in_threadpool = direct  # type: ignore[assignment]
+        fastapi.dependencies.utils.run_in_threadpool = direct  # type: ignore[assignment]
+    from service.main import create_app
+
+    uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="info", proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()
