@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from service.mapcli import add_map_command
 from service.settings import Settings
 
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default $PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default $WORKERS or 1)")
     serve.set_defaults(func=_serve)
+    add_map_command(sub)
     return parser
 
 

@@ -18,6 +18,7 @@ from service.errors import register_error_handlers
 from service.middleware import HttpCachingMiddleware
 from service.openapi import to_openapi_30
 from service.routes import borders, locate, meta, ogc, places
+from service.routes.maps import install as install_maps
 from service.settings import Settings
 
 logger = logging.getLogger("service")
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     for module in (ogc, borders, places, locate, meta):
         app.include_router(module.router)
+    install_maps(app)  # /maps/…, /oembed, /static; maps on f=html collection pages
     app.add_middleware(
         HttpCachingMiddleware,
         max_age=settings.cache_max_age,

@@ -66,6 +66,29 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], description="Origins allowed by CORS (GET only)."
     )
     log_level: str = Field("info", description="Log level for the service and uvicorn.")
+    map_default_tiles: str = Field(
+        "none", description="Tiles under map pages without a `tiles` flag: none, osm, light, dark."
+    )
+    map_tiles_osm_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="URL template of the `tiles=osm` raster tiles.",
+    )
+    map_tiles_light_url: str = Field(
+        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+        description="URL template of the `tiles=light` raster tiles.",
+    )
+    map_tiles_dark_url: str = Field(
+        "https://{s}.basemaps.cartocdn.com/dark_all/{z}/{x}/{y}{r}.png",
+        description="URL template of the `tiles=dark` raster tiles.",
+    )
+    map_attribution_prefix: str = Field(
+        "Leaflet",
+        description="Text before the attribution on map pages (Leaflet's default carries a flag; "
+        "empty for none).",
+    )
+    map_cache_entries: int = Field(
+        256, ge=1, description="Rendered map pages and PNGs kept in memory."
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -80,6 +103,13 @@ class Settings(BaseSettings):
         if any(level <= 0 for level in value):
             raise ValueError("simplification levels must be positive (metres)")
         return tuple(sorted(set(value)))
+
+    @field_validator("map_default_tiles")
+    @classmethod
+    def _known_tiles(cls, value: str) -> str:
+        if value not in ("none", "osm", "light", "dark"):
+            raise ValueError("map_default_tiles must be none, osm, light or dark")
+        return value
 
     @field_validator("log_level")
     @classmethod
