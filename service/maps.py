@@ -411,7 +411,8 @@ def _basemap(
 ) -> tuple[BaseGeometry, ...]:
     """Country polygons pruned, clipped to *window*, simplified to *tolerance_deg* degrees."""
     geoms = catalog.collections["countries"].geoms
-    min_area = (tolerance_deg * 2) ** 2
+    # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
+    min_area = (tolerance_deg * 6) ** 2
     pruned = []
     for g in geoms:
         if window is not None:
@@ -470,7 +471,9 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     # Basemap window: wide enough for any aspect ratio of the map at the fitted zoom.
     cx, cy = (bounds.west + bounds.east) / 2, (bounds.south + bounds.north) / 2
     w, h = bounds.east - bounds.west, bounds.north - bounds.south
-    half_w, half_h = max(w, h * 1.7) * 1.1 + 0.3, max(h, w / 1.7) * 1.1 + 0.2
+    # Leaflet fits the view at a whole zoom level, so it may show up to twice the
+    # bounds in each direction, and a phone's map is taller than it is wide.
+    half_w, half_h = max(w, h * 2) * 1.5 + 0.5, max(h, w / 1.2) * 1.5 + 0.5
     window = BBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
     # Country outlines are background: about two pixels of a 700-pixel-wide map.
     tolerance = round(min(max(span / 350 / 111.32, 0.001), 0.05), 4)
