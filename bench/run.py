@@ -62,7 +62,7 @@ CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,32").split
 SCALE_SIZES = [
     int(n) for n in os.environ.get("BENCH_SCALE_SIZES", "1000,10000,100000,1000000").split(",") if n
 ]
-SCALE_DURATION = float(os.environ.get("BENCH_SCALE_DURATION", "2"))
+SCALE_DURATION = float(os.environ.get("BENCH_SCALE_DURATION", "1"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))  # endpoint keys
 
 BORDER = "BY-RU"
