@@ -102,8 +102,11 @@ class HttpCachingMiddleware:
             return
         request_headers = Headers(scope=scope)
         head = scope["method"] == "HEAD"
-        if head:  # answered as GET without the body (routes are declared for GET only)
-            scope = {**scope, "method": "GET"}
+        # HEAD is answered as GET without the body (routes are declared for GET only);
+        # files must come as body messages we can hash, not as a zero-copy path send.
+        extensions = {k: v for k, v in scope.get("extensions", {}).items()
+                      if k != "http.response.pathsend"}  # fmt: skip
+        scope = {**scope, "method": "GET", "extensions": extensions}
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
