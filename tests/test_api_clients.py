@@ -10,7 +10,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -102,3 +106,35 @@ def test_owslib_reads_conformance_collections_and_items(live_server):
     page = api.collection_items("crossings", limit=5, offset=5)
     assert page["numberReturned"] == 5
     assert api.collection_item("places", "divin")["properties"]["name"] == "Divin"
+
+
+def test_frontier_atlas_serve_honours_port_env(tmp_path):
+    """`frontier-atlas serve` (what `make run` runs) serves /borders/RU-BY on $HOST:$PORT."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1",
+           "FRONTIER_ATLAS_LOG_LEVEL": "warning"}  # fmt: skip
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from service.cli import main; main(['serve'])"],
+        cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/borders/RU-BY", timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/geo+json"
+        assert response.json()["id"] == "BY-RU"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
