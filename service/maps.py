@@ -1,4 +1,4 @@
-"""Map pages built with Folium from the loaded catalog (the only module importing folium).
+"""Map pages built from the loaded catalog: what each map shows, and its HTML page.
 
 ``resolve`` turns a ``MapSpec`` (what to show) into ``MapContent`` (simplified
 geometries, labels, popups, legend, in one language); ``render_page`` turns
@@ -27,12 +27,8 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-import folium
-import folium.plugins
 import numpy as np
 import shapely
-from branca.element import MacroElement
-from folium.template import Template
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
@@ -765,116 +761,6 @@ def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
     return [round(point.y, 3), round(point.x, 3)]
 
 
-class AtlasLayers(MacroElement):
-    """Draws the vector basemap, borders, places and crossings (service/static/atlas.js)."""
-
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-FrontierAtlas.draw({{ this._parent.get_name() }}, {{ this.data_json }});
-{% endmacro %}"""
-    )
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "AtlasLayers"
-        self.data_json = Markup(_safe_json(data))
-
-
-class AtlasMap(folium.Map):
-    """folium.Map without CDN assets and without the viewport meta that blocks pinch zoom."""
-
-    default_js: list[tuple[str, str]] = []
-    default_css: list[tuple[str, str]] = []
-    _template = Template(
-        """
-{% macro header(this, kwargs) %}{% endmacro %}
-{% macro html(this, kwargs) %}<div class="folium-map fa-map" id={{ this.get_name()|tojson }}
- role="region" aria-label="{{ this.fa_label|e }}" tabindex="0"></div>{% endmacro %}
-{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.map({{ this.get_name()|tojson }}, {
-  center: {{ this.location|tojson }}, crs: L.CRS.{{ this.crs }},
-  ...{{ this.options|tojavascript }}
-});
-{%- if this.control_scale %}
-L.control.scale({metric: true, imperial: false}).addTo({{ this.get_name() }});
-{%- endif %}
-{% endmacro %}"""
-    )
-
-
-class _Fullscreen(folium.plugins.Fullscreen):
-    default_js: list[tuple[str, str]] = []
-    default_css: list[tuple[str, str]] = []
-
-
-class InsetMap(MacroElement):
-    """An overview inset (leaflet-minimap) drawn from our own country polygons, no tiles."""
-
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-FrontierAtlas.inset({{ this._parent.get_name() }}, {{ this.data_json }});
-{% endmacro %}"""
-    )
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "InsetMap"
-        self.data_json = Markup(_safe_json(data))
-
-
-@lru_cache(maxsize=4)
-def _inset_countries(catalog: Catalog) -> list[dict[str, Any]]:
-    geoms = _basemap(catalog, None, 0.12)
-    return [_feature(g, {"id": a2}) for a2, g in
-            zip(catalog.collections["countries"].ids, geoms, strict=True)]  # fmt: skip
-
-
-def build_map(
-    catalog: Catalog, content: MapContent, flags: MapFlags, options: MapOptions
-) -> folium.Map:
-    """The Folium map object for *content* with *flags* applied."""
-    b = content.bounds
-    interactive = not flags.static
-    m = AtlasMap(
-        location=[(b.south + b.north) / 2, (b.west + b.east) / 2],
-        zoom_start=6,
-        tiles=None,
-        control_scale=True,
-        prefer_canvas=False,
-        zoom_control=interactive,
-        scrollWheelZoom=False,  # no scroll-wheel trap: ctrl/cmd + wheel, or after a click
-        dragging=interactive,
-        touchZoom=interactive,
-        doubleClickZoom=interactive,
-        boxZoom=interactive,
-        keyboard=interactive,
-        zoomSnap=0.25,
-        attributionControl=True,
-        min_zoom=3,
-        max_zoom=14,
-    )
-    m.fa_label = content.alt
-    if flags.tiles != "none" and flags.tiles in options.tiles:
-        source = options.tiles[flags.tiles]
-        folium.TileLayer(
-            tiles=source.url,
-            attr=source.attribution,
-            name=flags.tiles,
-            max_zoom=source.max_zoom,
-            subdomains=source.subdomains,
-            referrer_policy="strict-origin-when-cross-origin",
-            detect_retina=False,
-            control=False,
-        ).add_to(m)
-    if interactive:
-        _Fullscreen(position="topleft", title="Full screen", title_cancel="Exit full screen",
-                    force_separate_button=True).add_to(m)  # fmt: skip
-    AtlasLayers(browser_data(content, flags, options)).add_to(m)
-    if flags.inset:
-        InsetMap({"countries": _inset_countries(catalog)}).add_to(m)
-    return m
-
-
 _ENV = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -892,6 +778,10 @@ def render_page(
     inline_assets: bool = False,
 ) -> str:
     """The complete HTML page (assets linked from urls.static_base, or inlined)."""
+    # Imported here, not at the top: folium (and pandas under it) take about a
+    # second to import, which the service's start-up should not pay.
+    from service.folium_map import build_map
+
     m = build_map(catalog, content, flags, options)
     figure = m.get_root()
     for child in figure._children.values():

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from service import embed, maps, static_map
+from service import embed, maps
 from service.catalog import Catalog
 from service.dependencies import CatalogDep, SettingsDep
 from service.errors import InvalidParameterError, NotFoundError, ServiceError
@@ -89,6 +89,8 @@ class MapService:
         def make() -> bytes:
             started = time.perf_counter()
             content = maps.resolve(catalog, spec, flags.lang)
+            from service import static_map  # matplotlib: imported on the first PNG only
+
             body = static_map.render_png(content, flags, *size)
             self.timings[f"png:{spec.path}"] = time.perf_counter() - started
             return body
