@@ -17,28 +17,14 @@ import brotli
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.responses import quality_list
+
 _COMPRESSIBLE = ("json", "html", "text/", "javascript", "xml", "svg")
-
-
-def _accepted_encodings(header: str) -> dict[str, float]:
-    result = {}
-    for item in header.split(","):
-        name, *params = (p.strip() for p in item.split(";"))
-        q = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        if name:
-            result[name.lower()] = q
-    return result
 
 
 def choose_encoding(accept_encoding: str) -> str | None:
     """``br`` if the client takes it, else ``gzip``, else None (identity)."""
-    accepted = _accepted_encodings(accept_encoding)
+    accepted = dict(quality_list(accept_encoding))
     for name in ("br", "gzip"):
         if accepted.get(name, accepted.get("*", 0.0)) > 0:
             return name

@@ -56,7 +56,8 @@ class HTMLResponse(Response):
     media_type = HTML
 
 
-def _accept_weights(header: str) -> list[tuple[str, float]]:
+def quality_list(header: str) -> list[tuple[str, float]]:
+    """``Accept``/``Accept-Encoding`` values with their q weights, lower-cased, in order."""
     weights = []
     for item in header.split(","):
         media, *params = (p.strip() for p in item.split(";"))
@@ -76,7 +77,7 @@ def prefers_html(accept: str) -> bool:
     """True when an Accept header ranks HTML above JSON (ties go to whichever comes first)."""
     q_html = q_json = 0.0
     first: str | None = None
-    for media, q in _accept_weights(accept):
+    for media, q in quality_list(accept):
         if media in ("text/html", "application/xhtml+xml"):
             q_html = max(q_html, q)
             first = first or "html"
