@@ -35,10 +35,19 @@ def main() -> None:
 
     app = create_app()
     if "nomw" in modes:
-        app.user_middleware = [m for m in app.user_middleware
-                               if m.cls.__name__ not in ("HttpCachingMiddleware", "CORSMiddleware")]
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info", proxy_headers=True,
-                access_log="nolog" not in modes)
+        app.user_middleware = [
+            m
+            for m in app.user_middleware
+            if m.cls.__name__ not in ("HttpCachingMiddleware", "CORSMiddleware")
+        ]
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        access_log="nolog" not in modes,
+    )
 
 
 if __name__ == "__main__":
