@@ -19,6 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=True,
     )
     return 0

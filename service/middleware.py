@@ -11,13 +11,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 import brotli
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.responses import quality_list
+from service.responses import prefers_html, quality_list
 
 _COMPRESSIBLE = ("json", "html", "text/", "javascript", "xml", "svg")
 
@@ -70,8 +70,58 @@ class CompressedCache:
         return data
 
 
+class Memoised(NamedTuple):
+    """A finished 200 response: its raw headers, its (encoded) body and its base ETag."""
+
+    raw_headers: list[tuple[bytes, bytes]]
+    body: bytes
+    etag: str
+
+
+class ResponseMemo:
+    """Finished 200 responses by request key, bounded by total body size in bytes.
+
+    The data never changes while the service runs, so a GET's answer depends only
+    on its URL, the host and scheme its links are built from, the representation
+    the Accept header picks and the content coding: a repeated request is one dict
+    look-up and a cached byte string, without running the application.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], Memoised] = OrderedDict()
+        self._size = 0
+
+    def get(self, key: tuple[Any, ...]) -> Memoised | None:
+        """The stored response for *key*, if any."""
+        hit = self._items.get(key)
+        if hit is not None:
+            self._items.move_to_end(key)
+        return hit
+
+    def put(self, key: tuple[Any, ...], response: Memoised) -> None:
+        """Remember a response; the least recently used go first when over budget."""
+        if len(response.body) > self.max_bytes // 4 or key in self._items:
+            return
+        self._items[key] = response
+        self._size += len(response.body)
+        while self._size > self.max_bytes and self._items:
+            _, old = self._items.popitem(last=False)
+            self._size -= len(old.body)
+
+
+def _memo_key(scope: Scope, headers: Headers) -> tuple[Any, ...]:
+    return (scope.get("scheme"), headers.get("host"), scope.get("root_path", ""), scope["path"],
+            scope.get("query_string", b""), prefers_html(headers.get("accept", "")),
+            choose_encoding(headers.get("accept-encoding", "")))
+
+
 class HttpCachingMiddleware:
-    """Adds ETag/Cache-Control/Vary, answers If-None-Match with 304, compresses bodies."""
+    """Adds ETag/Cache-Control/Vary, answers If-None-Match with 304, compresses bodies.
+
+    Successful GET responses are memoised whole (see ResponseMemo), so a repeated
+    request is answered without running the application.
+    """
 
     def __init__(
         self, app: ASGIApp, max_age: int = 3600, min_size: int = 1024, cache_bytes: int = 64 << 20
@@ -80,6 +130,7 @@ class HttpCachingMiddleware:
         self.max_age = max_age
         self.min_size = min_size
         self.cache = CompressedCache(cache_bytes)
+        self.memo = ResponseMemo(cache_bytes * 2)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer GET responses and send them with caching headers, compressed if asked."""
@@ -88,6 +139,11 @@ class HttpCachingMiddleware:
             return
         request_headers = Headers(scope=scope)
         head = scope["method"] == "HEAD"
+        key = _memo_key(scope, request_headers)
+        hit = self.memo.get(key)
+        if hit is not None:
+            await self._replay(hit, request_headers, send, head)
+            return
         # HEAD is answered as GET without the body (routes are declared for GET only);
         # files must come as body messages we can hash, not as a zero-copy path send.
         extensions = {k: v for k, v in scope.get("extensions", {}).items()
@@ -103,11 +159,33 @@ class HttpCachingMiddleware:
             if message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    await self._send(start, b"".join(chunks), request_headers, send, head)
+                    await self._send(start, b"".join(chunks), request_headers, send, head, key)
                 return
             await send(message)
 
         await self.app(scope, receive, capture)
+
+    async def _replay(
+        self,
+        hit: Memoised,
+        request_headers: Headers,
+        send: Send,
+        head: bool,
+    ) -> None:
+        if_none_match = request_headers.get("if-none-match")
+        if if_none_match and _matches(if_none_match, hit.etag):
+            await self._not_modified(send, MutableHeaders(raw=list(hit.raw_headers)))
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": hit.raw_headers})
+        await send({"type": "http.response.body", "body": b"" if head else hit.body})
+
+    @staticmethod
+    async def _not_modified(send: Send, headers: MutableHeaders) -> None:
+        for name in ("content-length", "content-type", "content-encoding"):
+            if name in headers:
+                del headers[name]
+        await send({"type": "http.response.start", "status": 304, "headers": headers.raw})
+        await send({"type": "http.response.body", "body": b""})
 
     async def _send(
         self,
@@ -115,7 +193,8 @@ class HttpCachingMiddleware:
         body: bytes,
         request_headers: Headers,
         send: Send,
-        head: bool = False,
+        head: bool,
+        key: tuple[Any, ...],
     ) -> None:
         status = start["status"]
         headers = MutableHeaders(raw=list(start.get("headers", [])))
@@ -131,26 +210,20 @@ class HttpCachingMiddleware:
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
             headers["etag"] = etag
         headers.setdefault("cache-control", f"public, max-age={self.max_age}")
+        encoded, final = self._encode(headers, body, request_headers, etag)
+        self.memo.put(key, Memoised(final.raw, encoded, etag))
         if_none_match = request_headers.get("if-none-match")
         if if_none_match and _matches(if_none_match, etag):
-            for name in ("content-length", "content-type", "content-encoding"):
-                if name in headers:
-                    del headers[name]
-            await send({"type": "http.response.start", "status": 304, "headers": headers.raw})
-            await send({"type": "http.response.body", "body": b""})
+            await self._not_modified(send, final)
             return
-        await self._emit(send, status, headers, body, request_headers, etag, head)
+        await send({"type": "http.response.start", "status": status, "headers": final.raw})
+        await send({"type": "http.response.body", "body": b"" if head else encoded})
 
-    async def _emit(
-        self,
-        send: Send,
-        status: int,
-        headers: MutableHeaders,
-        body: bytes,
-        request_headers: Headers,
-        etag: str | None,
-        head: bool = False,
-    ) -> None:
+    def _encode(
+        self, headers: MutableHeaders, body: bytes, request_headers: Headers, etag: str | None
+    ) -> tuple[bytes, MutableHeaders]:
+        """The body in the coding the client takes, and the headers that say so."""
+        headers = MutableHeaders(raw=list(headers.raw))
         content_type = headers.get("content-type", "")
         encoding = choose_encoding(request_headers.get("accept-encoding", ""))
         if (
@@ -166,5 +239,18 @@ class HttpCachingMiddleware:
                 # A strong ETag names one representation: the encoded bytes get their own.
                 headers["etag"] = f'"{etag.strip(chr(34))}-{encoding}"'
         headers["content-length"] = str(len(body))
+        return body, headers
+
+    async def _emit(
+        self,
+        send: Send,
+        status: int,
+        headers: MutableHeaders,
+        body: bytes,
+        request_headers: Headers,
+        etag: str | None,
+        head: bool = False,
+    ) -> None:
+        body, headers = self._encode(headers, body, request_headers, etag)
         await send({"type": "http.response.start", "status": status, "headers": headers.raw})
         await send({"type": "http.response.body", "body": b"" if head else body})

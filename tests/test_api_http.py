@@ -148,3 +148,32 @@ def test_head_is_get_without_a_body(client):
     assert head.headers["etag"] == get.headers["etag"]
     assert head.headers["content-length"] == str(len(get.content))
     assert head.headers["content-type"] == "application/geo+json"
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "br"])
+def test_a_repeated_request_is_answered_from_the_memo_exactly_as_the_first(client, encoding):
+    first = client.get("/borders/BY-RU?simplify=1000", headers={"accept-encoding": encoding})
+    again = client.get("/borders/BY-RU?simplify=1000", headers={"accept-encoding": encoding})
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    assert first.headers == again.headers
+    base_etag = client.get("/borders/BY-RU?simplify=1000",
+                           headers={"accept-encoding": "identity"}).headers["etag"]
+    for etag in (base_etag, again.headers["etag"]):
+        revalidate = client.get("/borders/BY-RU?simplify=1000",
+                                headers={"accept-encoding": encoding, "if-none-match": etag})
+        assert revalidate.status_code == 304
+    head = client.head("/borders/BY-RU?simplify=1000", headers={"accept-encoding": encoding})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == again.headers["etag"]
+
+
+def test_the_memo_keeps_representations_and_hosts_apart(client):
+    as_json = client.get("/collections/places/items/divin", headers={"accept": "application/json"})
+    as_html = client.get("/collections/places/items/divin", headers={"accept": "text/html"})
+    assert as_json.headers["content-type"].startswith("application/geo+json")
+    assert as_html.headers["content-type"].startswith("text/html")
+    other_host = client.get("/collections/places/items/divin",
+                            headers={"accept": "application/json", "host": "atlas.example"})
+    assert "http://atlas.example/" in other_host.text
+    assert "http://atlas.example/" not in as_json.text
