@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -154,7 +154,9 @@ class Collection:
 
     def reserialize(self) -> None:
         """Serialize each feature once; item responses join these byte strings."""
-        self.feature_bytes = [orjson.dumps(f) for f in self.features]
+        # orjson's bytes carry a large spare allocation (~4 kB for a 150-byte feature);
+        # a copy through memoryview keeps only the bytes themselves.
+        self.feature_bytes = [bytes(memoryview(orjson.dumps(f))) for f in self.features]
 
     def get(self, feature_id: str) -> int:
         """Index of a feature by id, or FeatureNotFoundError."""
@@ -172,8 +174,10 @@ class Collection:
         bbox: BBox | None = None,
         filters: dict[str, Any] | None = None,
         interval: Interval | None = None,
-    ) -> list[int]:
+    ) -> Sequence[int]:
         """Indexes of the features matching bbox, property filters and datetime, in order."""
+        if bbox is None and not filters and interval is None:
+            return range(len(self.features))  # nothing to test: no walk over every feature
         if bbox is None:
             hits: Iterable[int] = range(len(self.features))
         else:

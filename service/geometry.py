@@ -48,7 +48,10 @@ def _transformer(target: str) -> Transformer:
     if cache is None:
         cache = _local.transformers = {}
     if target not in cache:
-        cache[target] = Transformer.from_crs("EPSG:4326", target, always_xy=True)
+        if target.startswith("+proj=pipeline"):
+            cache[target] = Transformer.from_pipeline(target)
+        else:
+            cache[target] = Transformer.from_crs("EPSG:4326", target, always_xy=True)
         if len(cache) > 256:  # local projections accumulate; keep the cache bounded
             cache.pop(next(iter(cache)))
     return cache[target]
@@ -76,8 +79,13 @@ def from_metric(geom: BaseGeometry, crs: str = SIMPLIFY_CRS) -> BaseGeometry:
 
 
 def local_aeqd(lon: float, lat: float) -> str:
-    """PROJ string of an azimuthal equidistant projection (metres) centred on lon/lat."""
-    return f"+proj=aeqd +lat_0={lat:.6f} +lon_0={lon:.6f} +datum=WGS84 +units=m +no_defs"
+    """PROJ pipeline: CRS84 degrees -> azimuthal equidistant metres centred on lon/lat.
+
+    A pipeline, not a CRS: PROJ builds it in about 0.1 ms instead of about 13 ms,
+    which matters because every distance query centres one on its own point.
+    """
+    return ("+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+            f"+step +proj=aeqd +lat_0={lat:.6f} +lon_0={lon:.6f} +ellps=WGS84")
 
 
 def geodesic_length_km(geom: BaseGeometry) -> float:

@@ -10,6 +10,7 @@ dictionary look-up plus a binary search for prefixes, never a scan.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import unicodedata
 from collections import defaultdict
@@ -122,7 +123,7 @@ class NameIndex:
                 continue
             offer(table.get(key, {}), exact_rank)
             start = bisect.bisect_left(keys, key)
-            for other in keys[start:]:
+            for other in itertools.islice(keys, start, None):  # no copy of the tail
                 if not other.startswith(key):
                     break
                 if other != key:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -146,7 +147,7 @@ def feature_collection(
     request: Request,
     fmt: FormatDep,
     col: Collection,
-    matched: list[int],
+    matched: Sequence[int],
     limit: int,
     offset: int,
     timestamp: str,
