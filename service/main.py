@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -11,7 +12,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from service import __version__, pages
+from service import __version__, maps, pages
 from service.catalog import Catalog
 from service.dependencies import reject_unknown_params
 from service.errors import register_error_handlers
@@ -37,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.catalog = Catalog.load(settings.data_dir, settings.simplify_levels_m)
+        # Map pages' shared work (basemaps, the frontier map) is done in the background,
+        # so start-up does not wait for it and the first reader rarely does.
+        threading.Thread(target=maps.warm_up, args=(app.state.catalog,), daemon=True,
+                         name="map-warm-up").start()
         yield
 
     app = FastAPI(

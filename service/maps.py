@@ -401,24 +401,56 @@ def _prune(geom: BaseGeometry, min_area: float) -> BaseGeometry:
     return MultiPolygon(parts) if parts else geom
 
 
+#: Basemap simplification tolerances (degrees); a view takes the finest one that
+#: is at least its own, so that a handful of whole-country simplifications serve
+#: every view and each is computed once.
+BASEMAP_TOLERANCES_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12)
+
+
+@lru_cache(maxsize=len(BASEMAP_TOLERANCES_DEG))
+def _simplified_countries(catalog: Catalog, tolerance_deg: float) -> tuple[BaseGeometry, ...]:
+    """Every country pruned and simplified to *tolerance_deg* degrees (computed once)."""
+    # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
+    min_area = (tolerance_deg * 6) ** 2
+    geoms = catalog.collections["countries"].geoms
+    # Per-country simplification: the thin slivers it leaves between neighbours are
+    # hidden under the country outline and the border lines drawn on top.
+    simple = [shapely.simplify(_prune(g, min_area), tolerance_deg, preserve_topology=True)
+              for g in geoms]
+    return tuple(shapely.make_valid(g) if not g.is_valid else g for g in simple)
+
+
+def basemap_tolerance(wanted_deg: float) -> float:
+    """The pre-computed basemap tolerance for a view that wants *wanted_deg* degrees."""
+    return max([t for t in BASEMAP_TOLERANCES_DEG if t <= wanted_deg] or
+               [BASEMAP_TOLERANCES_DEG[0]])
+
+
 @lru_cache(maxsize=64)
 def _basemap(
     catalog: Catalog, window: BBox | None, tolerance_deg: float
 ) -> tuple[BaseGeometry, ...]:
-    """Country polygons pruned, clipped to *window*, simplified to *tolerance_deg* degrees."""
-    geoms = catalog.collections["countries"].geoms
-    # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
-    min_area = (tolerance_deg * 6) ** 2
-    pruned = []
-    for g in geoms:
-        if window is not None:
-            g = g.intersection(box(*window))
-        pruned.append(_prune(g, min_area) if not g.is_empty else g)
-    # Per-country simplification: the thin slivers it leaves between neighbours are
-    # hidden under the country outline and the border lines drawn on top.
-    simple = [shapely.simplify(g, tolerance_deg, preserve_topology=True) for g in pruned]
+    """Country polygons simplified to *tolerance_deg* degrees, clipped to *window*."""
+    simple = _simplified_countries(catalog, basemap_tolerance(tolerance_deg))
+    if window is not None:
+        simple = tuple(shapely.clip_by_rect(g, *window) for g in simple)
     # Snap to a 0.001° grid (stays valid), then drop the float noise from the JSON.
     return tuple(_round(shapely.set_precision(g, 0.001), 3) for g in simple)
+
+
+def warm_up(catalog: Catalog) -> None:
+    """Compute what a first map page would wait for, so that no reader waits for it.
+
+    The whole-country simplifications, the frontier map's content in every
+    language, and the imports of folium and matplotlib. Run in a background
+    thread at start-up.
+    """
+    for tolerance in BASEMAP_TOLERANCES_DEG:
+        _simplified_countries(catalog, tolerance)
+    for lang in UI:
+        resolve(catalog, frontier_spec(catalog), lang)
+    import service.folium_map  # noqa: F401 - the imports themselves are the work
+    import service.static_map  # noqa: F401
 
 
 def _round(geom: BaseGeometry, digits: int) -> BaseGeometry:
