@@ -170,6 +170,18 @@ def get(url: str, timeout: float = 30) -> tuple[int, bytes, str]:
         return exc.code, exc.read(), exc.headers.get("content-type", "")
 
 
+def wait_background(base: str, timeout: float = 120) -> float:
+    """Seconds until /healthz says the search index and the map warm-up are done."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        status, body, _ = get(base + "/healthz", timeout=5)
+        health = json.loads(body) if status == 200 else {}
+        if health.get("search_index") == "ready" and health.get("maps", "ready") == "ready":
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    raise RuntimeError(f"{base} background work not done after {timeout} s")
+
+
 def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float = 120) -> float:
     """Seconds until *url* answers (any status < 500); raises if the process dies."""
     started = time.perf_counter()
@@ -544,8 +556,10 @@ def main_bench(results: dict[str, Any]) -> None:
     log("starting ours", base["ours"])
     ours = start_ours(ports["ours"])
     results["ours_startup_s"] = wait_ready(ours, base["ours"] + "/conformance")
+    results["ours_background_s"] = results["ours_startup_s"] + wait_background(base["ours"])
 
-    # Cold renders: the first request for each map after start-up.
+    # Cold renders: the first request for each map once start-up's background work
+    # (search index, basemaps, folium/matplotlib imports) is done.
     cold: dict[str, Any] = {}
     for e in eps:
         if e.map_endpoint:
@@ -1003,7 +1017,9 @@ def write_report(results: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        f"Start-up of ours on the committed data: {results.get('ours_startup_s', 0):.2f} s.",
+        f"Start-up of ours on the committed data: {results.get('ours_startup_s', 0):.2f} s to "
+        f"the first answer; {results.get('ours_background_s', 0):.2f} s until its background "
+        "work (search index, map warm-up) is done, after which the cold renders are taken.",
     ]
 
     rows = results.get("scaling") or []

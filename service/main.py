@@ -40,8 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalog = Catalog.load(settings.data_dir, settings.simplify_levels_m)
         # Map pages' shared work (basemaps, the frontier map) is done in the background,
         # so start-up does not wait for it and the first reader rarely does.
-        threading.Thread(target=maps.warm_up, args=(app.state.catalog,), daemon=True,
-                         name="map-warm-up").start()
+        app.state.maps_ready = False
+
+        def warm_up() -> None:
+            maps.warm_up(app.state.catalog)
+            app.state.maps_ready = True
+
+        threading.Thread(target=warm_up, daemon=True, name="map-warm-up").start()
         yield
 
     app = FastAPI(

@@ -211,7 +211,8 @@ class HttpCachingMiddleware:
             headers["etag"] = etag
         headers.setdefault("cache-control", f"public, max-age={self.max_age}")
         encoded, final = self._encode(headers, body, request_headers, etag)
-        self.memo.put(key, Memoised(final.raw, encoded, etag))
+        if "no-store" not in headers.get("cache-control", ""):  # /healthz changes over time
+            self.memo.put(key, Memoised(final.raw, encoded, etag))
         if_none_match = request_headers.get("if-none-match")
         if if_none_match and _matches(if_none_match, etag):
             await self._not_modified(send, final)

@@ -159,3 +159,4 @@ class Health(BaseModel):
     features: dict[str, int]
     loaded_at: str
     search_index: str = Field(description="ready, or building (searches wait for it)")
+    maps: str = Field(description="ready, or warming (the first map pages may wait for it)")

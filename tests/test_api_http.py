@@ -177,3 +177,31 @@ def test_the_memo_keeps_representations_and_hosts_apart(client):
                             headers={"accept": "application/json", "host": "atlas.example"})
     assert "http://atlas.example/" in other_host.text
     assert "http://atlas.example/" not in as_json.text
+
+
+def test_no_store_responses_are_never_memoised():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from service.middleware import HttpCachingMiddleware
+
+    calls = []
+
+    def count(request):
+        calls.append(1)
+        no_store = request.url.path == "/live"
+        return PlainTextResponse(str(len(calls)),
+                                 headers={"cache-control": "no-store"} if no_store else {})
+
+    app = HttpCachingMiddleware(Starlette(routes=[Route("/live", count), Route("/data", count)]))
+    with TestClient(app) as client:
+        assert [client.get("/live").text for _ in range(3)] == ["1", "2", "3"]
+        assert [client.get("/data").text for _ in range(3)] == ["4", "4", "4"]
+
+
+def test_healthz_reports_background_work(client):
+    body = client.get("/healthz").json()
+    assert body["search_index"] in ("ready", "building")
+    assert body["maps"] in ("ready", "warming")

@@ -28,12 +28,13 @@ def api_html(request: Request) -> Response:
 
 
 @router.get("/healthz", summary="Health check", response_model=Health)
-def healthz(catalog: CatalogDep) -> Response:
-    """200 once the data is loaded; feature counts per collection."""
+def healthz(request: Request, catalog: CatalogDep) -> Response:
+    """200 once the data is loaded; feature counts; background work still running."""
     doc = {
         "status": "ok",
         "features": {cid: len(c.features) for cid, c in catalog.collections.items()},
         "loaded_at": catalog.loaded_at,
         "search_index": "ready" if catalog.search_ready else "building",
+        "maps": "ready" if getattr(request.app.state, "maps_ready", False) else "warming",
     }
     return JSONResponse(doc, headers={"cache-control": "no-store"})
