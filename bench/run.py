@@ -432,8 +432,9 @@ def start_ours(
     port: int, data_dir: Path | None = None, workers: int = WORKERS, name: str = "ours"
 ) -> subprocess.Popen[bytes]:
     env = {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": str(workers)}
-    if data_dir is not None:
+    if data_dir is not None:  # the scaling study: every query must reach the indexes
         env["FRONTIER_ATLAS_DATA_DIR"] = str(data_dir)
+        env["FRONTIER_ATLAS_RESPONSE_MEMO_MB"] = "0"
     return start(name, [str(OUR_BIN / "frontier-atlas"), "serve"], env)
 
 
@@ -1031,7 +1032,9 @@ def write_report(results: dict[str, Any]) -> str:
             "",
             "Synthetic place collections generated at bench time into bench/work/ (uniform "
             f"points over {REGION}, unique names = a real place name + a code word), with the "
-            "committed borders/countries/crossings; one worker; wrk -c1 "
+            "committed borders/countries/crossings; the response memo is off "
+            "(FRONTIER_ATLAS_RESPONSE_MEMO_MB=0), so every request reaches the indexes; "
+            "one worker; wrk -c1 "
             f"{SCALE_DURATION:g} s per query; the bbox shrinks with the density to select ~50 "
             "places; the nearest-border query asks `/places/{id}/borders` for a random place "
             "every request (no cache hit). First answer = process start to the first HTTP "

@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         HttpCachingMiddleware,
         max_age=settings.cache_max_age,
         min_size=settings.compress_min_bytes,
+        memo_bytes=settings.response_memo_mb << 20,
     )
     app.add_middleware(
         CORSMiddleware,

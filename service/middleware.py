@@ -102,7 +102,7 @@ class ResponseMemo:
     def put(self, key: tuple[Any, ...], response: Memoised) -> None:
         """Remember a response; the least recently used go first when over budget."""
         if len(response.body) > self.max_bytes // 4 or key in self._items:
-            return
+            return  # also when max_bytes is 0: the memo is off
         self._items[key] = response
         self._size += len(response.body)
         while self._size > self.max_bytes and self._items:
@@ -124,13 +124,18 @@ class HttpCachingMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, max_age: int = 3600, min_size: int = 1024, cache_bytes: int = 64 << 20
+        self,
+        app: ASGIApp,
+        max_age: int = 3600,
+        min_size: int = 1024,
+        cache_bytes: int = 64 << 20,
+        memo_bytes: int = 128 << 20,
     ) -> None:
         self.app = app
         self.max_age = max_age
         self.min_size = min_size
         self.cache = CompressedCache(cache_bytes)
-        self.memo = ResponseMemo(cache_bytes * 2)
+        self.memo = ResponseMemo(memo_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer GET responses and send them with caching headers, compressed if asked."""

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     compress_min_bytes: int = Field(
         1024, ge=0, description="Bodies at least this large are gzip/brotli-compressed."
     )
+    response_memo_mb: int = Field(
+        128, ge=0, description="Memory (MB) for finished GET responses kept whole and sent "
+        "again without running the application; 0 turns the memo off.",
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"], description="Origins allowed by CORS (GET only)."
     )

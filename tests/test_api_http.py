@@ -205,3 +205,22 @@ def test_healthz_reports_background_work(client):
     body = client.get("/healthz").json()
     assert body["search_index"] in ("ready", "building")
     assert body["maps"] in ("ready", "warming")
+
+
+def test_the_memo_can_be_turned_off():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from service.middleware import HttpCachingMiddleware
+
+    calls = []
+
+    def count(request):
+        calls.append(1)
+        return PlainTextResponse(str(len(calls)))
+
+    app = HttpCachingMiddleware(Starlette(routes=[Route("/data", count)]), memo_bytes=0)
+    with TestClient(app) as client:
+        assert [client.get("/data").text for _ in range(3)] == ["1", "2", "3"]
