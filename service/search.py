@@ -10,7 +10,6 @@ dictionary look-up plus a binary search for prefixes, never a scan.
 from __future__ import annotations
 
 import bisect
-import itertools
 import re
 import unicodedata
 from collections import defaultdict
@@ -123,7 +122,8 @@ class NameIndex:
                 continue
             offer(table.get(key, {}), exact_rank)
             start = bisect.bisect_left(keys, key)
-            for other in itertools.islice(keys, start, None):  # no copy of the tail
+            for j in range(start, len(keys)):  # by index: no copy, no walk to *start*
+                other = keys[j]
                 if not other.startswith(key):
                     break
                 if other != key:
