@@ -172,7 +172,11 @@ def test_oembed(client):
 
 def test_collection_pages_show_a_map(client):
     text = client.get("/collections/crossings/items?f=html").text
-    assert '<iframe class="fa-embedded-map" src="http://testserver/maps/custom?crossings=' in text
+    assert 'src="http://testserver/maps/custom?crossings=' in text
+    # the embed snippet: the iframe takes the height the map page posts
+    assert "allowfullscreen" in text and "addEventListener('message'" in text
+    feature = client.get("/collections/places/items/divin?f=html").text
+    assert 'src="http://testserver/maps/places/divin' in feature
 
 
 def test_cli_writes_a_self_contained_page_and_png(tmp_path):

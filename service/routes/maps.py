@@ -395,20 +395,18 @@ def map_src_for(kind: str, document: dict[str, Any], base: str) -> str | None:
 
 
 def wrap_renderer(render: Callable[[str, dict[str, Any], Request], str]) -> Callable[..., str]:
-    """The app's HTML renderer, with a map iframe under the heading of items/feature pages."""
-    from markupsafe import escape
+    """The app's HTML renderer, with a map under the heading of items/feature pages.
+
+    The map comes as the embed snippet, so it takes the height the map page posts.
+    """
 
     def render_with_map(kind: str, document: dict[str, Any], request: Request) -> str:
         page = render(kind, document, request)
         src = map_src_for(kind, document, str(request.base_url))
         if src is None or "</h1>" not in page:
             return page
-        iframe = (
-            f'<iframe class="fa-embedded-map" src="{escape(src)}" title="Map" loading="lazy" '
-            'style="width:100%;height:560px;border:0;display:block;margin:.5rem 0" '
-            "allowfullscreen></iframe>"
-        )
-        return page.replace("</h1>", "</h1>\n" + iframe, 1)
+        title = f"Map: {document.get('title') or document.get('id') or kind}"
+        return page.replace("</h1>", "</h1>\n" + embed.snippet(src, title, 560), 1)
 
     return render_with_map
 
