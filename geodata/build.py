@@ -476,11 +476,9 @@ def build_borders(
             else:
                 geom = MultiLineString(parts + rings)
             geom = round_geometry(geom)
-            a2_a, a2_b = table[a3_a]["iso_a2"], table[a3_b]["iso_a2"]
-            bid = border_id(a2_a, a2_b)
-            names = {table[a3_a]["iso_a2"]: table[a3_a]["name"],
-                     table[a3_b]["iso_a2"]: table[a3_b]["name"]}
+            names = {table[a3]["iso_a2"]: table[a3]["name"] for a3 in (a3_a, a3_b)}
             first, second = sorted(names)
+            bid = border_id(first, second)
             length = round(geodesic_km(geom), 3)
             props: dict[str, Any] = {
                 "countries": [first, second],
@@ -509,9 +507,8 @@ def build_borders(
                              "geometry": coords_json(geom)})
             report[bid] = {"length_km": length, "pieces": len(on_land), "rings": len(rings),
                            "max_gap_km": round(max(gaps, default=0.0), 3),
-                           "ends": [list(map(lambda v: round(v, 4), p.coords[0]))
-                                    for p in (Point(parts[0].coords[0]),
-                                              Point(parts[-1].coords[-1]))]}
+                           "ends": [[round(v, 4) for v in xy]
+                                    for xy in (parts[0].coords[0], parts[-1].coords[-1])]}
             progress(f"  {bid}: {length:.1f} km, {len(on_land)} pieces, {len(rings)} rings, "
                      f"largest gap bridged {max(gaps, default=0.0):.2f} km")
     features.sort(key=lambda f: f["id"])

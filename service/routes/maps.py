@@ -45,26 +45,18 @@ class MapService:
     """Map options from the settings, plus the caches of rendered pages and images."""
 
     def __init__(self, settings: Settings) -> None:
-        self.default_tiles = getattr(settings, "map_default_tiles", "none")
+        self.default_tiles = settings.map_default_tiles
         tiles = {
-            "osm": maps.TileSource(
-                getattr(settings, "map_tiles_osm_url",
-                        "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
-                maps.OSM_TILE_ATTRIBUTION, subdomains="abc"),
-            "light": maps.TileSource(
-                getattr(settings, "map_tiles_light_url",
-                        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"),
-                maps.CARTO_TILE_ATTRIBUTION, subdomains="abcd"),
-            "dark": maps.TileSource(
-                getattr(settings, "map_tiles_dark_url",
-                        "https://{s}.basemaps.cartocdn.com/dark_all/{z}/{x}/{y}{r}.png"),
-                maps.CARTO_TILE_ATTRIBUTION, subdomains="abcd"),
-        }  # fmt: skip
+            "osm": maps.TileSource(settings.map_tiles_osm_url, maps.OSM_TILE_ATTRIBUTION,
+                                   subdomains="abc"),
+            "light": maps.TileSource(settings.map_tiles_light_url, maps.CARTO_TILE_ATTRIBUTION,
+                                     subdomains="abcd"),
+            "dark": maps.TileSource(settings.map_tiles_dark_url, maps.CARTO_TILE_ATTRIBUTION,
+                                    subdomains="abcd"),
+        }
         self.options = maps.MapOptions(
-            tiles=tiles,
-            attribution_prefix=getattr(settings, "map_attribution_prefix", "Leaflet"),
-        )
-        self.cache = maps.RenderCache(getattr(settings, "map_cache_entries", 256))
+            tiles=tiles, attribution_prefix=settings.map_attribution_prefix)
+        self.cache = maps.RenderCache(settings.map_cache_entries)
         self.timings: dict[str, float] = {}
 
     def page(self, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags, base: str) -> bytes:
@@ -148,7 +140,7 @@ def get_flags(
     """The map flags, validated (400 problem+json on an invalid value)."""
     raw = {"title": title, "caption": caption, "lang": lang, "dark": dark, "static": static,
            "tiles": tiles, "inset": inset, "labels": labels}  # fmt: skip
-    return parse_flags(raw, getattr(settings, "map_default_tiles", "none"))
+    return parse_flags(raw, settings.map_default_tiles)
 
 
 FlagsDep = Annotated[MapFlags, Depends(get_flags)]
