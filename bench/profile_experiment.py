@@ -31,7 +31,7 @@ def main() -> None:
 
         fastapi.routing.run_in_threadpool = direct  # type: ignore[assignment]
         fastapi.dependencies.utils.run_in_threadpool = direct  # type: ignore[assignment]
-    from service.main import create_app
+    from service.app import create_app
 
     app = create_app()
     if "nomw" in modes:

@@ -25,7 +25,9 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
-from service import geometry
+from service.domain import geometry
+from service.domain.geometry import BBox
+from service.domain.search import NameIndex
 from service.errors import (
     BorderNotFoundError,
     CollectionNotFoundError,
@@ -33,8 +35,6 @@ from service.errors import (
     InvalidParameterError,
     PlaceNotFoundError,
 )
-from service.geometry import BBox
-from service.search import NameIndex
 
 logger = logging.getLogger("service.catalog")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from service.mapcli import add_map_command
+from service.maps.cli import add_map_command
 from service.settings import Settings
 
 
@@ -14,7 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     uvicorn.run(
-        "service.main:app",
+        "service.asgi:app",
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,

@@ -126,7 +126,7 @@ def problem_document(request: Request, error: ServiceError) -> dict[str, Any]:
 
 def _render(request: Request, error: ServiceError) -> Response:
     # Imported late: responses imports this module for the ServiceError types.
-    from service.responses import problem_response
+    from service.web.responses import problem_response
 
     return problem_response(request, problem_document(request, error))
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.main import create_app
+from service.app import create_app
 from service.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,13 +54,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m uvicorn service.main:app`` on a free 127.0.0.1 port; yields its base URL."""
+    """``python -m uvicorn service.asgi:app`` on a free 127.0.0.1 port; yields its base URL."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("live-server") / "uvicorn.log"
     env = {**os.environ, "FRONTIER_ATLAS_DATA_DIR": str(REPO / "geodata")}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.main:app",
+            [sys.executable, "-m", "uvicorn", "service.asgi:app",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

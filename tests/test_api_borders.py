@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, shape
 
-from service.models import Borders
+from service.web.models import Borders
 
 GEOJSON = "application/geo+json"
 

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.app import create_app
 from service.errors import ServiceError, all_error_classes
-from service.main import create_app
-from service.models import Problem
+from service.web.models import Problem
 
 PROBLEM = "application/problem+json"
 

@@ -185,7 +185,7 @@ def test_no_store_responses_are_never_memoised():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from service.middleware import HttpCachingMiddleware
+    from service.web.middleware import HttpCachingMiddleware
 
     calls = []
 
@@ -213,7 +213,7 @@ def test_the_memo_can_be_turned_off():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from service.middleware import HttpCachingMiddleware
+    from service.web.middleware import HttpCachingMiddleware
 
     calls = []
 

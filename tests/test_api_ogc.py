@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box, shape
 
-from service.models import CollectionInfo, Collections, Conformance, LandingPage
+from service.web.models import CollectionInfo, Collections, Conformance, LandingPage
 
 COLLECTIONS = ["borders", "countries", "places", "crossings"]
 GEOJSON = "application/geo+json"

@@ -7,8 +7,8 @@ import shapely
 from geojson_pydantic import FeatureCollection
 from pyproj import Geod
 
-from service.models import Locate, PlaceBorders
-from service.search import normalise, skeleton
+from service.domain.search import normalise, skeleton
+from service.web.models import Locate, PlaceBorders
 
 GEOJSON = "application/geo+json"
 

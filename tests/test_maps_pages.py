@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
-from service import maps
-from service.mapcli import add_map_command  # noqa: F401 - the CLI module imports cleanly
-from service.mapflags import MapFlags, parse_flags
+from service.maps import content as maps
+from service.maps.cli import add_map_command  # noqa: F401 - the CLI module imports cleanly
+from service.maps.flags import MapFlags, parse_flags
 
 HTML = "text/html; charset=utf-8"
 PROBLEM = "application/problem+json"

@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from service.catalog import Catalog, Interval
+from service.domain.geometry import BBox
 from service.errors import InvalidParameterError, UnknownParameterError
-from service.geometry import BBox
-from service.responses import Format, negotiate
 from service.settings import Settings
+from service.web.responses import Format, negotiate
 
 #: Query parameters accepted everywhere (the representation switch).
 COMMON_PARAMS = frozenset({"f"})

@@ -4,7 +4,7 @@
 geometries, labels, popups, legend, in one language); ``render_page`` turns
 content plus ``MapFlags`` into one HTML page whose every asset is served by the
 service itself (or inlined, for the command line). The static PNG renderer
-(service.static_map) draws the same ``MapContent``.
+(service.maps.png) draws the same ``MapContent``.
 
 Escaping: all text reaches the page through an autoescaping Jinja template or
 through JSON embedded with ``<``, ``>``, ``&`` and ``'`` escaped; the browser
@@ -36,12 +36,12 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
 from service.catalog import Catalog
+from service.domain.geometry import BBox
 from service.errors import InvalidParameterError
-from service.geometry import BBox
-from service.mapflags import MapFlags
+from service.maps.flags import MapFlags
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 #: The map of the frontier: BY-RU, its checkpoints, Divin and the regional centres.
 FRONTIER_BORDER = "BY-RU"
@@ -449,8 +449,8 @@ def warm_up(catalog: Catalog) -> None:
         _simplified_countries(catalog, tolerance)
     for lang in UI:
         resolve(catalog, frontier_spec(catalog), lang)
-    import service.folium_map  # noqa: F401 - the imports themselves are the work
-    import service.static_map  # noqa: F401
+    import service.maps.html  # noqa: F401 - the imports themselves are the work
+    import service.maps.png  # noqa: F401
 
 
 def _round(geom: BaseGeometry, digits: int) -> BaseGeometry:
@@ -812,7 +812,7 @@ def render_page(
     """The complete HTML page (assets linked from urls.static_base, or inlined)."""
     # Imported here, not at the top: folium (and pandas under it) take about a
     # second to import, which the service's start-up should not pay.
-    from service.folium_map import build_map
+    from service.maps.html import build_map
 
     m = build_map(catalog, content, flags, options)
     figure = m.get_root()

@@ -1,4 +1,4 @@
-"""The FastAPI application: ``create_app(settings)``; ``app`` for ``uvicorn service.main:app``."""
+"""The FastAPI application factory: ``create_app(settings)`` (no app is created at import)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from service import __version__, maps, pages
+from service import __version__
 from service.catalog import Catalog
-from service.dependencies import reject_unknown_params
 from service.errors import register_error_handlers
-from service.middleware import HttpCachingMiddleware
-from service.openapi import to_openapi_30
-from service.routes import borders, locate, meta, ogc, places
-from service.routes.maps import install as install_maps
+from service.maps import content as maps
 from service.settings import Settings
+from service.web import pages
+from service.web.middleware import HttpCachingMiddleware
+from service.web.openapi import to_openapi_30
+from service.web.params import reject_unknown_params
+from service.web.routes import borders, locate, meta, ogc, places
+from service.web.routes.maps import install as install_maps
 
 logger = logging.getLogger("service")
 
@@ -87,6 +89,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=86400,
     )
     return app
-
-
-app = create_app()

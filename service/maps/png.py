@@ -20,8 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 
-from service.mapflags import MapFlags  # noqa: E402
-from service.maps import MapContent, label_point  # noqa: E402
+from service.maps.content import MapContent, label_point  # noqa: E402
+from service.maps.flags import MapFlags  # noqa: E402
 
 CRS = "EPSG:3035"
 _TO_LAEA = Transformer.from_crs("OGC:CRS84", CRS, always_xy=True)

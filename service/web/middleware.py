@@ -17,7 +17,7 @@ import brotli
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.responses import prefers_html, quality_list
+from service.web.responses import prefers_html, quality_list
 
 _COMPRESSIBLE = ("json", "html", "text/", "javascript", "xml", "svg")
 

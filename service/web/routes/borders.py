@@ -8,12 +8,12 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.dependencies import CatalogDep, FormatDep, SettingsDep
 from service.errors import InvalidParameterError
-from service.links import current_links, href, link, self_links
-from service.models import Borders
-from service.responses import GEOJSON, HTML, GeoJSONResponse, document_response
-from service.routes.ogc import ERRORS, feature_collection, feature_response
+from service.web.links import current_links, href, link, self_links
+from service.web.models import Borders
+from service.web.params import CatalogDep, FormatDep, SettingsDep
+from service.web.responses import GEOJSON, HTML, GeoJSONResponse, document_response
+from service.web.routes.ogc import ERRORS, feature_collection, feature_response
 
 router = APIRouter(tags=["Borders"])
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.dependencies import CatalogDep, FormatDep, check_lonlat
-from service.links import current_links
-from service.models import Locate
-from service.responses import document_response
-from service.routes.ogc import ERRORS
+from service.web.links import current_links
+from service.web.models import Locate
+from service.web.params import CatalogDep, FormatDep, check_lonlat
+from service.web.responses import document_response
+from service.web.routes.ogc import ERRORS
 
 router = APIRouter(tags=["Borders"])
 

@@ -8,7 +8,10 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.dependencies import (
+from service.errors import InvalidParameterError
+from service.web.links import href, link, page_links, self_links
+from service.web.models import PlaceBorders
+from service.web.params import (
     CatalogDep,
     FormatDep,
     LimitDep,
@@ -16,11 +19,8 @@ from service.dependencies import (
     SettingsDep,
     parse_lonlat,
 )
-from service.errors import InvalidParameterError
-from service.links import href, link, page_links, self_links
-from service.models import PlaceBorders
-from service.responses import GEOJSON, HTML, GeoJSONResponse, document_response
-from service.routes.ogc import ERRORS, feature_response
+from service.web.responses import GEOJSON, HTML, GeoJSONResponse, document_response
+from service.web.routes.ogc import ERRORS, feature_response
 
 router = APIRouter(tags=["Places"])
 

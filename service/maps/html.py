@@ -16,8 +16,15 @@ from folium.template import Template
 from markupsafe import Markup
 
 from service.catalog import Catalog
-from service.mapflags import MapFlags
-from service.maps import MapContent, MapOptions, _basemap, _feature, _safe_json, browser_data
+from service.maps.content import (
+    MapContent,
+    MapOptions,
+    _basemap,
+    _feature,
+    _safe_json,
+    browser_data,
+)
+from service.maps.flags import MapFlags
 
 
 class AtlasLayers(MacroElement):

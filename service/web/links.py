@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from service.responses import GEOJSON, HTML, JSON
+from service.web.responses import GEOJSON, HTML, JSON
 
 
 def href(request: Request, path: str, **params: Any) -> str:

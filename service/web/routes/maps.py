@@ -17,11 +17,11 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from service import embed, maps
 from service.catalog import Catalog
-from service.dependencies import CatalogDep, SettingsDep
 from service.errors import InvalidParameterError, NotFoundError, ServiceError
-from service.mapflags import (
+from service.maps import content as maps
+from service.maps import embed
+from service.maps.flags import (
     DARK,
     LANGS,
     MAX_PX,
@@ -32,8 +32,9 @@ from service.mapflags import (
     parse_flags,
     parse_size,
 )
-from service.responses import HTML, HTMLResponse, JSONResponse, problem_response
 from service.settings import Settings
+from service.web.params import CatalogDep, SettingsDep
+from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
 
 router = APIRouter(tags=["Maps"])
 PNG = "image/png"
@@ -81,7 +82,7 @@ class MapService:
         def make() -> bytes:
             started = time.perf_counter()
             content = maps.resolve(catalog, spec, flags.lang)
-            from service import static_map  # matplotlib: imported on the first PNG only
+            from service.maps import png as static_map  # matplotlib: imported on the first PNG only
 
             body = static_map.render_png(content, flags, *size)
             self.timings[f"png:{spec.path}"] = time.perf_counter() - started

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.catalog import Catalog, Collection
-from service.dependencies import (
+from service.web.links import href, link, page_links, self_links
+from service.web.models import CollectionInfo, Collections, Conformance, LandingPage, Problem
+from service.web.params import (
     BBoxDep,
     CatalogDep,
     DatetimeDep,
@@ -21,9 +23,7 @@ from service.dependencies import (
     allowed_query_params,
     check_query_params,
 )
-from service.links import href, link, page_links, self_links
-from service.models import CollectionInfo, Collections, Conformance, LandingPage, Problem
-from service.responses import (
+from service.web.responses import (
     GEOJSON,
     HTML,
     JSON,

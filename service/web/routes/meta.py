@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service.dependencies import CatalogDep, FormatDep
-from service.models import Health
-from service.responses import JSONResponse, OpenAPIResponse, document_response
+from service.web.models import Health
+from service.web.params import CatalogDep, FormatDep
+from service.web.responses import JSONResponse, OpenAPIResponse, document_response
 
 router = APIRouter(tags=["Service"])
 

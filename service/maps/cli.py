@@ -9,9 +9,10 @@ from service.errors import ServiceError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from service import maps, static_map
     from service.catalog import Catalog
-    from service.mapflags import parse_flags, parse_size
+    from service.maps import content as maps
+    from service.maps import png as static_map
+    from service.maps.flags import parse_flags, parse_size
     from service.settings import Settings
 
     settings = Settings()
