@@ -13,16 +13,18 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service import __version__
-from service.catalog import Catalog
-from service.errors import register_error_handlers
 from service.maps import content as maps
 from service.settings import Settings
+from service.store import open_store
+from service.store.base import FeatureStore
 from service.web import pages
 from service.web.middleware import HttpCachingMiddleware
 from service.web.openapi import to_openapi_30
 from service.web.params import reject_unknown_params
+from service.web.problems import register_error_handlers
 from service.web.routes import borders, locate, meta, ogc, places
 from service.web.routes.maps import install as install_maps
+from service.web.routes.maps import start as start_maps
 
 logger = logging.getLogger("service")
 
@@ -33,23 +35,31 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application; the data is loaded once, in the lifespan."""
+def create_app(settings: Settings | None = None, store: FeatureStore | None = None) -> FastAPI:
+    """Build the application; the store is opened once, in the lifespan (unless given)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.catalog = Catalog.load(settings.data_dir, settings.simplify_levels_m)
+        opened = store or await open_store(settings)
+        app.state.store = opened
+        start_maps(app, settings, opened)
+        logger.info("store: %s %s, data %s, opened in %.2f s", opened.info.backend,
+                    opened.info.location, opened.info.data_version, opened.info.opened_seconds)
         # Map pages' shared work (basemaps, the frontier map) is done in the background,
         # so start-up does not wait for it and the first reader rarely does.
         app.state.maps_ready = False
 
         def warm_up() -> None:
-            maps.warm_up(app.state.catalog)
+            maps.warm_up(opened.frontier)
             app.state.maps_ready = True
 
         threading.Thread(target=warm_up, daemon=True, name="map-warm-up").start()
-        yield
+        try:
+            yield
+        finally:
+            if store is None:
+                await opened.close()
 
     app = FastAPI(
         title=settings.title,

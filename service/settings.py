@@ -26,6 +26,21 @@ class Settings(BaseSettings):
         DEFAULT_DATA_DIR,
         description="Directory with borders/countries/places/crossings .geojson files.",
     )
+    store_file: Path | None = Field(
+        None,
+        description="The embedded store (SQLite) built from the data directory; default "
+        "`<data_dir>/build/atlas.sqlite`. Built on start-up when missing or older than the data.",
+    )
+    store_mmap_mb: int = Field(
+        1024, ge=0, description="Memory-map this much of the embedded store (MB; shared by "
+        "every worker); 0 reads through SQLite's page cache instead (for hard memory limits).",
+    )
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL/PostGIS URL (e.g. postgresql://postgres@127.0.0.1:5432/"
+        "frontier_atlas); when set, the service reads from it instead of the embedded store.",
+    )
+    database_pool: int = Field(4, ge=1, le=64, description="Connections per worker (PostGIS).")
     host: str = Field(
         "127.0.0.1",
         validation_alias=AliasChoices("host", "FRONTIER_ATLAS_HOST", "HOST"),
@@ -46,10 +61,6 @@ class Settings(BaseSettings):
         description="Number of uvicorn worker processes.",
     )
     title: str = Field("Frontier Atlas", description="Service title on the landing page.")
-    simplify_levels_m: tuple[float, ...] = Field(
-        (100.0, 1_000.0, 5_000.0),
-        description="Simplification tolerances (metres) pre-computed for every border at start-up.",
-    )
     max_radius_km: float = Field(
         1_000.0, gt=0, description="Largest `radius_km` accepted by `/places?near=`."
     )
@@ -99,19 +110,17 @@ class Settings(BaseSettings):
         256, ge=1, description="Rendered map pages and PNGs kept in memory."
     )
 
+    @property
+    def store_path(self) -> Path:
+        """Where the embedded store file lives."""
+        return self.store_file or self.data_dir / "build" / "atlas.sqlite"
+
     @field_validator("data_dir")
     @classmethod
     def _data_dir_exists(cls, value: Path) -> Path:
         if not value.is_dir():
             raise ValueError(f"data directory {value} does not exist")
         return value
-
-    @field_validator("simplify_levels_m")
-    @classmethod
-    def _positive_levels(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(level <= 0 for level in value):
-            raise ValueError("simplification levels must be positive (metres)")
-        return tuple(sorted(set(value)))
 
     @field_validator("map_default_tiles")
     @classmethod

@@ -41,9 +41,24 @@ def client(app) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def catalog(client):
-    """The loaded catalog of the session app."""
-    return client.app.state.catalog
+def store(client):
+    """The store the session app opened (the embedded file built from geodata/)."""
+    return client.app.state.store
+
+
+@pytest.fixture(scope="session")
+def geo():
+    """The committed GeoJSON read independently of the service: {collection: (features,
+    shapely geometries)}, for cross-checks."""
+    import orjson
+    import shapely
+
+    out = {}
+    for cid in ("borders", "countries", "places", "crossings"):
+        features = orjson.loads((REPO / "geodata" / f"{cid}.geojson").read_bytes())["features"]
+        geoms = shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features])
+        out[cid] = (features, list(geoms))
+    return out
 
 
 def _free_port() -> int:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, shape
 
+from service.store.prepare import SIMPLIFY_LEVELS_M
 from service.web.models import Borders
 
 GEOJSON = "application/geo+json"
@@ -107,8 +108,10 @@ def test_simplified_border_stays_within_tolerance(client, raw_borders, border_id
     assert simple.is_valid
 
 
-def test_precomputed_levels_are_served(client, settings):
-    for level in settings.simplify_levels_m:
+def test_prepared_levels_are_served(client, store):
+    assert store.frontier.simplify_levels_m == SIMPLIFY_LEVELS_M
+    for level in SIMPLIFY_LEVELS_M:
+        assert ("BY-RU", level) in store.frontier.levels
         props = client.get("/borders/RU-BY", params={"simplify": level}).json()["properties"]
         assert props["simplify_m"] == level
 
@@ -139,7 +142,7 @@ def test_border_without_crossings_is_an_empty_collection(client):
         ("BY", "BY", "RU"),
     ],
 )
-def test_zone(client, catalog, side, inside, outside):
+def test_zone(client, geo, side, inside, outside):
     response = client.get("/borders/BY-RU/zone", params={"width_km": 10, "side": side})
     assert response.status_code == 200
     assert response.headers["content-type"] == GEOJSON
@@ -148,14 +151,16 @@ def test_zone(client, catalog, side, inside, outside):
     zone = shape(feature["geometry"])
     assert zone.geom_type in ("Polygon", "MultiPolygon") and zone.is_valid
     assert feature["properties"]["width_km"] == 10
-    border = catalog.collections["borders"].geoms[catalog.collections["borders"].ids["BY-RU"]]
+    features, geoms = geo["borders"]
+    border = geoms[[f["id"] for f in features].index("BY-RU")]
     if side == "both":
         assert zone.contains(border.interpolate(0.5, normalized=True))
-    countries = catalog.collections["countries"]
+    country_features, country_geoms = geo["countries"]
+    ids = [f["id"] for f in country_features]
     if inside:
         # Most of the strip lies in the chosen country, none of it deep in the other.
-        own = countries.geoms[countries.ids[inside]]
-        other = countries.geoms[countries.ids[outside]]
+        own = country_geoms[ids.index(inside)]
+        other = country_geoms[ids.index(outside)]
         assert zone.intersection(own).area / zone.area > 0.99
         assert zone.intersection(other).area / zone.area < 0.01
 

@@ -75,7 +75,7 @@ def test_settings_read_plain_host_port_workers(monkeypatch):
     ("env", "value"),
     [
         ("FRONTIER_ATLAS_DATA_DIR", "/nonexistent/dir"),
-        ("FRONTIER_ATLAS_SIMPLIFY_LEVELS_M", "[0]"),
+        ("FRONTIER_ATLAS_STORE_MMAP_MB", "-1"),
         ("FRONTIER_ATLAS_LOG_LEVEL", "loud"),
         ("PORT", "70000"),
     ],

@@ -201,9 +201,13 @@ def test_no_store_responses_are_never_memoised():
         assert [client.get("/data").text for _ in range(3)] == ["4", "4", "4"]
 
 
-def test_healthz_reports_background_work(client):
+def test_healthz_reports_store_and_background_work(client, store, geo):
     body = client.get("/healthz").json()
-    assert body["search_index"] in ("ready", "building")
+    assert body["store"] == "embedded"
+    assert body["data_version"] == store.info.data_version
+    assert body["features"] == {**{cid: len(f) for cid, (f, _) in geo.items()},
+                                **{k: v for k, v in body["features"].items() if k not in geo}}
+    assert body["features"]["places"] > 4000
     assert body["maps"] in ("ready", "warming")
 
 

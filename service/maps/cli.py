@@ -3,46 +3,57 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from service.errors import ServiceError
+from service.domain.errors import AtlasError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from service.catalog import Catalog
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_write(args))
+    # Called from code that runs an event loop (a test, a notebook): use a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _write(args)).result()
+
+
+async def _write(args: argparse.Namespace) -> int:
     from service.maps import content as maps
     from service.maps import png as static_map
     from service.maps.flags import parse_flags, parse_size
     from service.settings import Settings
+    from service.store import open_store
 
-    settings = Settings()
-    catalog = Catalog.load(settings.data_dir, settings.simplify_levels_m)
+    store = await open_store(Settings())
+    frontier = store.frontier
     try:
-        border_id = catalog.border_id(args.border)
-        crossings = tuple(catalog.collections["crossings"].features[i]["id"]
-                          for i in catalog.crossings_on(border_id))  # fmt: skip
-        places = tuple(
-            catalog.collections["places"].features[catalog.place(p)]["id"] for p in args.place
-        )
-        codes = tuple(border_id.split("-"))
+        border_id = frontier.border_id(args.border)
+        crossings = tuple(c.id for c in frontier.crossings_on(border_id))
+        places = tuple([(await store.place(p)).id for p in args.place])
+        codes = tuple(frontier.countries_of(border_id))
         spec = maps.MapSpec("custom", (border_id,), places, crossings, codes, border_id)
         flags = parse_flags(
             {"title": args.title, "caption": args.caption, "lang": args.lang, "dark": args.dark,
              "static": args.static, "inset": args.inset, "labels": args.labels, "tiles": "none"}
         )  # fmt: skip
         size = parse_size(args.width, args.height)
-    except ServiceError as exc:
+        content = maps.resolve(frontier, await maps.places_of(store, spec), spec, flags.lang)
+    except AtlasError as exc:
         raise SystemExit(f"frontier-atlas map: {exc.detail}") from None
-    content = maps.resolve(catalog, spec, flags.lang)
+    finally:
+        await store.close()
     if flags.title is None:
-        flags = parse_flags({"title": maps.border_name(catalog, border_id, flags.lang),
+        flags = parse_flags({"title": maps.border_name(frontier, border_id, flags.lang),
                              "caption": args.caption, "lang": flags.lang, "dark": flags.dark,
                              "static": args.static, "inset": args.inset,
                              "labels": args.labels})  # fmt: skip
     if args.out:
         urls = maps.PageUrls(page=Path(args.out).name, png=args.png and Path(args.png).name,
                              oembed=None, embed=None, static_base="")  # fmt: skip
-        page = maps.render_page(catalog, content, flags, maps.MapOptions(attribution_prefix=""),
+        page = maps.render_page(frontier, content, flags, maps.MapOptions(attribution_prefix=""),
                                 urls, inline_assets=True)  # fmt: skip
         Path(args.out).write_text(page, encoding="utf-8")
         print(f"wrote {args.out} ({len(page.encode()):,} bytes, self-contained)")

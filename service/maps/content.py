@@ -1,4 +1,4 @@
-"""Map pages built from the loaded catalog: what each map shows, and its HTML page.
+"""Map pages built from the store's data: what each map shows, and its HTML page.
 
 ``resolve`` turns a ``MapSpec`` (what to show) into ``MapContent`` (simplified
 geometries, labels, popups, legend, in one language); ``render_page`` turns
@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,10 +35,12 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapp
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
-from service.catalog import Catalog
+from service.domain.errors import InvalidParameterError, NotFoundError
+from service.domain.frontier import Frontier
 from service.domain.geometry import BBox
-from service.errors import InvalidParameterError
+from service.domain.records import Feature
 from service.maps.flags import MapFlags
+from service.store.base import FeatureStore
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -153,22 +155,21 @@ COUNTRY_NAMES = {
 _NOT_RUSSIAN = set("іўєїґъѣљњјћђәөүҗңһ'’")
 
 
-def country_name(catalog: Catalog, a2: str, lang: str) -> str:
-    """A country's name in *lang* (English from the catalog)."""
+def country_name(frontier: Frontier, a2: str, lang: str) -> str:
+    """A country's name in *lang* (English from the data)."""
     if lang in COUNTRY_NAMES and a2 in COUNTRY_NAMES[lang]:
         return COUNTRY_NAMES[lang][a2]
-    return catalog.country_names.get(a2, a2)
+    return frontier.country_names.get(a2, a2)
 
 
-def border_name(catalog: Catalog, border_id: str, lang: str) -> str:
+def border_name(frontier: Frontier, border_id: str, lang: str) -> str:
     """``Belarus–Russia border`` in *lang*."""
-    borders = catalog.collections["borders"]
-    props = borders.features[borders.ids[border_id]]["properties"]
+    props = frontier.borders[border_id].properties
     if lang == "en":
         return str(props.get("name") or border_id)
-    a, b = (props.get("countries") or border_id.split("-"))[:2]
+    a, b = frontier.countries_of(border_id)[:2]
     word = UI[lang]["border"]
-    return f"{word} {country_name(catalog, a, lang)} — {country_name(catalog, b, lang)}"
+    return f"{word} {country_name(frontier, a, lang)} — {country_name(frontier, b, lang)}"
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -249,45 +250,42 @@ class MapSpec:
         return out
 
 
-def frontier_spec(catalog: Catalog) -> MapSpec:
+async def frontier_spec(store: FeatureStore) -> MapSpec:
     """The Belarus–Russia frontier map."""
-    crossings = tuple(catalog.collections["crossings"].features[i]["id"]
-                      for i in catalog.crossings_on(FRONTIER_BORDER))  # fmt: skip
-    places = tuple(p for p in FRONTIER_PLACES if p in catalog.collections["places"].ids)
-    return MapSpec("frontier", (FRONTIER_BORDER,), places, crossings, ("BY", "RU"),
+    crossings = tuple(c.id for c in store.frontier.crossings_on(FRONTIER_BORDER))
+    places = []
+    for pid in FRONTIER_PLACES:
+        try:
+            places.append((await store.place(pid)).id)
+        except NotFoundError:
+            continue
+    return MapSpec("frontier", (FRONTIER_BORDER,), tuple(places), crossings, ("BY", "RU"),
                    FRONTIER_BORDER)  # fmt: skip
 
 
-def border_spec(catalog: Catalog, raw_id: str) -> MapSpec:
+async def border_spec(store: FeatureStore, raw_id: str) -> MapSpec:
     """One border, its crossings and the largest places near it."""
-    border_id = catalog.border_id(raw_id)
-    crossings = tuple(catalog.collections["crossings"].features[i]["id"]
-                      for i in catalog.crossings_on(border_id))  # fmt: skip
-    borders = catalog.collections["borders"]
-    geom = borders.geoms[borders.ids[border_id]]
-    places = catalog.collections["places"]
-    near = places.query(bbox=BBox(*geom.buffer(0.3).bounds))
-    near = [i for i in near if geom.distance(places.geoms[i]) < 0.3]
-    near.sort(key=lambda i: -(places.features[i]["properties"].get("population") or 0))
-    codes = tuple(borders.features[borders.ids[border_id]]["properties"].get("countries")
-                  or border_id.split("-"))  # fmt: skip
-    return MapSpec("border", (border_id,), tuple(places.features[i]["id"] for i in near[:10]),
-                   crossings, codes, border_id)  # fmt: skip
+    frontier = store.frontier
+    border_id = frontier.border_id(raw_id)
+    crossings = tuple(c.id for c in frontier.crossings_on(border_id))
+    geom = frontier.borders[border_id].geometry
+    candidates = await store.places_within(BBox(*geom.buffer(0.3).bounds))
+    near = [p.id for p in candidates if geom.distance(Point(p.lon, p.lat)) < 0.3]
+    return MapSpec("border", (border_id,), tuple(near[:10]), crossings,
+                   tuple(frontier.countries_of(border_id)), border_id)  # fmt: skip
 
 
-def place_spec(catalog: Catalog, place_id: str) -> MapSpec:
+async def place_spec(store: FeatureStore, place_id: str) -> MapSpec:
     """A locator map: the place, its nearest border and the crossings near it."""
-    places = catalog.collections["places"]
-    i = catalog.place(place_id)
-    lon, lat = places.geoms[i].coords[0]
-    nearest = catalog.distances_to_borders(lon, lat)[0]
-    crossings = catalog.collections["crossings"]
-    near = [j for j in catalog.crossings_on(nearest["border"])
-            if crossings.geoms[j].distance(Point(lon, lat)) < 1.5]  # fmt: skip
-    codes = tuple(nearest["border"].split("-"))
-    pid = places.features[i]["id"]
-    return MapSpec("place", (nearest["border"],), (pid,),
-                   tuple(crossings.features[j]["id"] for j in near), codes, pid)  # fmt: skip
+    frontier = store.frontier
+    place = await store.place(place_id)
+    assert place.lonlat is not None
+    lon, lat = place.lonlat
+    nearest = frontier.distances_to_borders(lon, lat)[0]
+    near = [c.id for c in frontier.crossings_on(nearest.border)
+            if c.geometry.distance(Point(lon, lat)) < 1.5]  # fmt: skip
+    return MapSpec("place", (nearest.border,), (place.id,), tuple(near),
+                   tuple(frontier.countries_of(nearest.border)), place.id)  # fmt: skip
 
 
 def _ids(raw: str | None, name: str) -> list[str]:
@@ -299,27 +297,24 @@ def _ids(raw: str | None, name: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def custom_spec(
-    catalog: Catalog,
+async def custom_spec(
+    store: FeatureStore,
     borders: str | None = None,
     places: str | None = None,
     crossings: str | None = None,
     countries: str | None = None,
 ) -> MapSpec:
     """Any borders, places, crossings and countries (comma-separated ids); 400/404 on bad ids."""
-    border_ids = [catalog.border_id(b) for b in _ids(borders, "borders")]
-    place_ids = [catalog.collections["places"].features[catalog.place(p)]["id"]
-                 for p in _ids(places, "places")]  # fmt: skip
-    crossing_col = catalog.collections["crossings"]
-    crossing_ids = [crossing_col.features[crossing_col.get(c)]["id"]
-                    for c in _ids(crossings, "crossings")]  # fmt: skip
+    frontier = store.frontier
+    border_ids = [frontier.border_id(b) for b in _ids(borders, "borders")]
+    place_ids = [(await store.place(p)).id for p in _ids(places, "places")]
+    crossing_ids = [frontier.crossing(c).id for c in _ids(crossings, "crossings")]
     country_ids = []
     for code in _ids(countries, "countries"):
-        a2 = catalog.alpha2(code)
-        if a2 is None or a2 not in catalog.collections["countries"].ids:
+        a2 = frontier.alpha2(code)
+        if a2 is None or a2 not in frontier.countries:
             raise InvalidParameterError(
-                f"countries: {code[:20]!r} is not one of "
-                f"{', '.join(catalog.collections['countries'].ids)}."
+                f"countries: {code[:20]!r} is not one of {', '.join(frontier.countries)}."
             )
         country_ids.append(a2)
     if not (border_ids or place_ids or crossing_ids or country_ids):
@@ -329,6 +324,11 @@ def custom_spec(
         )
     return MapSpec("custom", tuple(dict.fromkeys(border_ids)), tuple(dict.fromkeys(place_ids)),
                    tuple(crossing_ids), tuple(dict.fromkeys(country_ids)))  # fmt: skip
+
+
+async def places_of(store: FeatureStore, spec: MapSpec) -> dict[str, Feature]:
+    """The place features a map shows, by id."""
+    return {pid: await store.place(pid) for pid in spec.places}
 
 
 # ---------------------------------------------------------------- resolved content
@@ -370,13 +370,14 @@ class MapContent:
     sources: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
 
 
-def _pick_level(catalog: Catalog, span_km: float) -> float | None:
-    """The coarsest pre-computed level finer than 1/400 of the view span (~1 px at 1000 px)."""
+def _pick_level(frontier: Frontier, span_km: float) -> float | None:
+    """The coarsest prepared level finer than 1/400 of the view span (~1 px at 1000 px)."""
     wanted = span_km * 1000 / 400
-    levels = [lv for lv in catalog.simplify_levels_m if lv <= wanted]
+    prepared = frontier.simplify_levels_m
+    levels = [lv for lv in prepared if lv <= wanted]
     if levels:
         return max(levels)
-    return min(catalog.simplify_levels_m) if catalog.simplify_levels_m else None
+    return min(prepared) if prepared else None
 
 
 def _span_km(bounds: BBox) -> float:
@@ -408,11 +409,11 @@ BASEMAP_TOLERANCES_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12)
 
 
 @lru_cache(maxsize=len(BASEMAP_TOLERANCES_DEG))
-def _simplified_countries(catalog: Catalog, tolerance_deg: float) -> tuple[BaseGeometry, ...]:
+def _simplified_countries(frontier: Frontier, tolerance_deg: float) -> tuple[BaseGeometry, ...]:
     """Every country pruned and simplified to *tolerance_deg* degrees (computed once)."""
     # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
     min_area = (tolerance_deg * 6) ** 2
-    geoms = catalog.collections["countries"].geoms
+    geoms = [c.geometry for c in frontier.countries.values()]
     # Per-country simplification: the thin slivers it leaves between neighbours are
     # hidden under the country outline and the border lines drawn on top.
     simple = [shapely.simplify(_prune(g, min_area), tolerance_deg, preserve_topology=True)
@@ -428,27 +429,24 @@ def basemap_tolerance(wanted_deg: float) -> float:
 
 @lru_cache(maxsize=64)
 def _basemap(
-    catalog: Catalog, window: BBox | None, tolerance_deg: float
+    frontier: Frontier, window: BBox | None, tolerance_deg: float
 ) -> tuple[BaseGeometry, ...]:
     """Country polygons simplified to *tolerance_deg* degrees, clipped to *window*."""
-    simple = _simplified_countries(catalog, basemap_tolerance(tolerance_deg))
+    simple = _simplified_countries(frontier, basemap_tolerance(tolerance_deg))
     if window is not None:
         simple = tuple(shapely.clip_by_rect(g, *window) for g in simple)
     # Snap to a 0.001° grid (stays valid), then drop the float noise from the JSON.
     return tuple(_round(shapely.set_precision(g, 0.001), 3) for g in simple)
 
 
-def warm_up(catalog: Catalog) -> None:
+def warm_up(frontier: Frontier) -> None:
     """Compute what a first map page would wait for, so that no reader waits for it.
 
-    The whole-country simplifications, the frontier map's content in every
-    language, and the imports of folium and matplotlib. Run in a background
-    thread at start-up.
+    The whole-country simplifications and the imports of folium and matplotlib.
+    Run in a background thread at start-up.
     """
     for tolerance in BASEMAP_TOLERANCES_DEG:
-        _simplified_countries(catalog, tolerance)
-    for lang in UI:
-        resolve(catalog, frontier_spec(catalog), lang)
+        _simplified_countries(frontier, tolerance)
     import service.maps.html  # noqa: F401 - the imports themselves are the work
     import service.maps.png  # noqa: F401
 
@@ -457,36 +455,41 @@ def _round(geom: BaseGeometry, digits: int) -> BaseGeometry:
     return shapely.transform(geom, lambda a: np.round(a, digits))
 
 
-@lru_cache(maxsize=256)
-def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
-    """Geometries, labels, popups and texts for *spec* in *lang* (cached)."""
+def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSpec,
+            lang: str) -> MapContent:  # fmt: skip
+    """Geometries, labels, popups and texts for *spec* in *lang*.
+
+    *places_by_id* holds the place features of the spec (``places_of``); the rest
+    comes from the frontier's in-memory layers.
+    """
     ui = UI[lang]
-    places_col = catalog.collections["places"]
-    crossings_col = catalog.collections["crossings"]
-    borders_col = catalog.collections["borders"]
-    countries_col = catalog.collections["countries"]
+
+    def place_point(pid: str) -> tuple[float, float]:
+        lonlat = places_by_id[pid].lonlat
+        assert lonlat is not None
+        return lonlat
 
     # The view: everything the map is about.
     parts: list[BaseGeometry] = []
     for bid in spec.borders if spec.kind != "place" else ():  # a locator map zooms on the place
-        parts.append(borders_col.geoms[borders_col.ids[bid]])
+        parts.append(frontier.borders[bid].geometry)
     for pid in spec.places:
-        parts.append(places_col.geoms[places_col.ids[pid]])
+        parts.append(Point(place_point(pid)))
     for cid in spec.crossings:
-        parts.append(crossings_col.geoms[crossings_col.ids[cid]])
+        parts.append(frontier.crossings[cid].geometry)
     if spec.kind == "custom" and not parts:
         for a2 in spec.countries:
-            parts.append(countries_col.geoms[countries_col.ids[a2]])
+            parts.append(frontier.countries[a2].geometry)
     links: list[tuple[BaseGeometry, str]] = []
     nearest_rows: dict[str, tuple[str, str]] = {}
     for pid in spec.places:
-        lon, lat = places_col.geoms[places_col.ids[pid]].coords[0]
-        nearest = catalog.distances_to_borders(lon, lat)[0]
-        text = ui["km_to"].format(km=_fmt_km(nearest["distance_km"], lang),
-                                  border=border_name(catalog, nearest["border"], lang))  # fmt: skip
+        lon, lat = place_point(pid)
+        nearest = frontier.distances_to_borders(lon, lat)[0]
+        text = ui["km_to"].format(km=_fmt_km(nearest.distance_km, lang),
+                                  border=border_name(frontier, nearest.border, lang))  # fmt: skip
         nearest_rows[pid] = (ui["nearest"], text)
         if spec.kind == "place":
-            end = nearest["nearest_point"]["coordinates"]
+            end = (nearest.nearest_lon, nearest.nearest_lat)
             links.append((LineString([(lon, lat), end]), text))
             parts.append(Point(end))
     union = shapely.union_all([shapely.envelope(p) for p in parts])
@@ -495,7 +498,7 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     if spec.kind == "place":
         bounds = _pad(bounds, 0.35, 0.25)
     span = _span_km(bounds)
-    level = _pick_level(catalog, span)
+    level = _pick_level(frontier, span)
     # Basemap window: wide enough for any aspect ratio of the map at the fitted zoom.
     cx, cy = (bounds.west + bounds.east) / 2, (bounds.south + bounds.north) / 2
     w, h = bounds.east - bounds.west, bounds.north - bounds.south
@@ -505,33 +508,33 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     window = BBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
     # Country outlines are background: about two pixels of a 700-pixel-wide map.
     tolerance = round(min(max(span / 350 / 111.32, 0.001), 0.05), 4)
-    basemap = _basemap(catalog, window, tolerance)
+    basemap = _basemap(frontier, window, tolerance)
 
     countries = []
-    for a2, geom in zip(countries_col.ids, basemap, strict=True):
+    for a2, geom in zip(frontier.countries, basemap, strict=True):
         if geom.is_empty:
             continue
-        countries.append((a2, country_name(catalog, a2, lang), geom, a2 in spec.countries))
+        countries.append((a2, country_name(frontier, a2, lang), geom, a2 in spec.countries))
 
     # Borders of Belarus always give context; the map's own borders are emphasised.
-    border_ids = list(spec.borders) + [b for b in catalog.borders_of("BY") if b not in spec.borders]
+    border_ids = [*spec.borders, *(b for b in frontier.borders_of("BY") if b not in spec.borders)]
     borders = []
     for bid in border_ids:
-        geom = catalog.border(bid, level).geometry
+        geom = frontier.border(bid, level).geometry
         if window is not None:
             geom = geom.intersection(box(*window))
             if geom.is_empty:
                 continue
-        borders.append((bid, border_name(catalog, bid, lang), _round(geom, 4), bid in spec.borders))
+        borders.append((bid, border_name(frontier, bid, lang), _round(geom, 4),
+                        bid in spec.borders))
 
     places = []
     for pid in spec.places:
-        i = places_col.ids[pid]
-        props = places_col.features[i]["properties"]
-        lon, lat = places_col.geoms[i].coords[0]
+        props = places_by_id[pid].properties
+        lon, lat = place_point(pid)
         name = place_name(props, lang)
         sub = str(props.get("name_local") or "") if lang == "en" else str(props.get("name") or "")
-        rows = [(ui["country"], country_name(catalog, str(props.get("country")), lang)),
+        rows = [(ui["country"], country_name(frontier, str(props.get("country")), lang)),
                 (ui["kind"], ui.get(str(props.get("kind")), str(props.get("kind") or "")))]
         if props.get("population"):
             rows.append((ui["population"], _fmt_int(int(props["population"]), lang)))
@@ -545,14 +548,14 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
 
     crossings = []
     for n, cid in enumerate(spec.crossings, 1):
-        i = crossings_col.ids[cid]
-        props = crossings_col.features[i]["properties"]
-        lon, lat = crossings_col.geoms[i].coords[0]
+        crossing = frontier.crossings[cid]
+        props = crossing.properties
+        lon, lat = crossing.geometry.coords[0]
         name = str(props.get("name") or cid)
         local = str(props.get("name_local") or "")
         if lang != "en" and local:
             name, local = local, name
-        rows = [(ui["border_of"], border_name(catalog, str(props.get("border")), lang))]
+        rows = [(ui["border_of"], border_name(frontier, str(props.get("border")), lang))]
         if props.get("road"):
             rows.append((ui["road"], str(props["road"])))
         dates = props.get("dates") or {}
@@ -580,11 +583,11 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
     caption_parts = []
     sources: list[tuple[str, str]] = []
     for bid in spec.borders:
-        props = borders_col.features[borders_col.ids[bid]]["properties"]
+        props = frontier.borders[bid].properties
         measured = _fmt_km(float(props["length_km"]), lang)
         if props.get("cited_length_km"):
             caption_parts.append(ui["measured"].format(
-                name=border_name(catalog, bid, lang), measured=measured,
+                name=border_name(frontier, bid, lang), measured=measured,
                 cited=_fmt_km(float(props["cited_length_km"]), lang),
                 source=_short_source(str(props.get("cited_source") or "")),
             ))  # fmt: skip
@@ -592,7 +595,7 @@ def resolve(catalog: Catalog, spec: MapSpec, lang: str) -> MapContent:
                 sources.append((UI[lang]["source"], url))
         else:
             caption_parts.append(ui["measured_only"].format(
-                name=border_name(catalog, bid, lang), measured=measured))  # fmt: skip
+                name=border_name(frontier, bid, lang), measured=measured))  # fmt: skip
     if spec.kind == "place" and links:
         caption_parts.insert(0, f"{places[0].name}: {links[0][1]}.")
     if level:
@@ -802,7 +805,7 @@ _ENV = Environment(
 
 
 def render_page(
-    catalog: Catalog,
+    frontier: Frontier,
     content: MapContent,
     flags: MapFlags,
     options: MapOptions,
@@ -814,7 +817,7 @@ def render_page(
     # second to import, which the service's start-up should not pay.
     from service.maps.html import build_map
 
-    m = build_map(catalog, content, flags, options)
+    m = build_map(frontier, content, flags, options)
     figure = m.get_root()
     for child in figure._children.values():
         child.render()

@@ -11,7 +11,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
-from service.errors import InvalidParameterError
+from service.domain.errors import InvalidParameterError
+from service.domain.values import parse_bool
 
 LANGS = ("en", "ru", "be")
 TILES = ("none", "osm", "light", "dark")
@@ -25,8 +26,6 @@ MAX_CAPTION = 600
 MIN_PX, MAX_PX = 200, 2400
 DEFAULT_PNG_SIZE = (1200, 630)  # the usual og:image size
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,6 @@ class MapFlags:
         return replace(self, tiles=tiles)
 
 
-def parse_bool(name: str, text: str) -> bool:
-    """true/false (also 1/0, yes/no, on/off); 400 otherwise."""
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InvalidParameterError(f"{name} must be true or false.")
 
 
 def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:

@@ -15,7 +15,7 @@ from branca.element import MacroElement
 from folium.template import Template
 from markupsafe import Markup
 
-from service.catalog import Catalog
+from service.domain.frontier import Frontier
 from service.maps.content import (
     MapContent,
     MapOptions,
@@ -85,14 +85,14 @@ FrontierAtlas.inset({{ this._parent.get_name() }}, {{ this.data_json }});
 
 
 @lru_cache(maxsize=4)
-def _inset_countries(catalog: Catalog) -> list[dict[str, Any]]:
-    geoms = _basemap(catalog, None, 0.12)
+def _inset_countries(frontier: Frontier) -> list[dict[str, Any]]:
+    geoms = _basemap(frontier, None, 0.12)
     return [_feature(g, {"id": a2}) for a2, g in
-            zip(catalog.collections["countries"].ids, geoms, strict=True)]  # fmt: skip
+            zip(frontier.countries, geoms, strict=True)]  # fmt: skip
 
 
 def build_map(
-    catalog: Catalog, content: MapContent, flags: MapFlags, options: MapOptions
+    frontier: Frontier, content: MapContent, flags: MapFlags, options: MapOptions
 ) -> folium.Map:
     """The Folium map object for *content* with *flags* applied."""
     b = content.bounds
@@ -133,5 +133,5 @@ def build_map(
                     force_separate_button=True).add_to(m)  # fmt: skip
     AtlasLayers(browser_data(content, flags, options)).add_to(m)
     if flags.inset:
-        InsetMap({"countries": _inset_countries(catalog)}).add_to(m)
+        InsetMap({"countries": _inset_countries(frontier)}).add_to(m)
     return m

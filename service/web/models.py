@@ -156,7 +156,8 @@ class Health(BaseModel):
     """``/healthz``."""
 
     status: str
+    store: str = Field(description="embedded or postgis")
+    data_version: str = Field(description="version of the data every answer comes from")
     features: dict[str, int]
-    loaded_at: str
-    search_index: str = Field(description="ready, or building (searches wait for it)")
+    loaded_at: str = Field(description="when the data was built (RFC 3339)")
     maps: str = Field(description="ready, or warming (the first map pages may wait for it)")

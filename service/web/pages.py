@@ -159,10 +159,10 @@ def render(kind: str, document: dict[str, Any], request: Request) -> str:
         context["title"] = "Borders"
         template = "borders.html"
     elif kind == "api":
-        from service.errors import all_error_classes
+        from service.web.problems import PROBLEMS
 
         context["title"] = "API documentation"
-        context["problems"] = all_error_classes()
+        context["problems"] = list(dict.fromkeys(PROBLEMS.values()))
         template = "api.html"
     else:
         body = {k: v for k, v in document.items() if k != "links"}

@@ -7,15 +7,19 @@ see clean, typed values.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from service.catalog import Catalog, Interval
+from service.domain.errors import BorderNotFoundError, InvalidParameterError
 from service.domain.geometry import BBox
-from service.errors import InvalidParameterError, UnknownParameterError
+from service.domain.records import Interval, Queryable
+from service.domain.values import parse_bool
 from service.settings import Settings
+from service.store.base import FeatureStore
+from service.web.problems import UnknownParameterError
 from service.web.responses import Format, negotiate
 
 #: Query parameters accepted everywhere (the representation switch).
@@ -25,9 +29,9 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 
 
-def get_catalog(request: Request) -> Catalog:
-    """The catalog loaded in the lifespan."""
-    return request.app.state.catalog
+def get_store(request: Request) -> FeatureStore:
+    """The store opened in the lifespan."""
+    return request.app.state.store
 
 
 def get_settings(request: Request) -> Settings:
@@ -35,7 +39,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+StoreDep = Annotated[FeatureStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
@@ -76,10 +80,15 @@ def check_query_params(request: Request, allowed: set[str]) -> None:
         )
 
 
+#: Routes whose allowed parameters depend on the collection (its queryables); they
+#: call ``check_query_params`` themselves once they know it.
+ROUTES_WITH_OWN_FILTERS = frozenset({"items"})
+
+
 def reject_unknown_params(request: Request) -> None:
     """App-wide dependency; routes that take open-ended filters opt out and check themselves."""
     route = request.scope.get("route")
-    if getattr(getattr(route, "endpoint", None), "checks_own_params", False):
+    if getattr(route, "name", None) in ROUTES_WITH_OWN_FILTERS:
         return
     check_query_params(request, allowed_query_params(request))
 
@@ -222,3 +231,34 @@ def check_lonlat(lon: float, lat: float) -> None:
         raise InvalidParameterError("Longitude must be within -180..180 degrees.")
     if not (-90 <= lat <= 90):
         raise InvalidParameterError("Latitude must be within -90..90 degrees.")
+
+
+def parse_filters(store: FeatureStore, queryables: Iterable[Queryable],
+                  raw: Mapping[str, str]) -> dict[str, Any]:  # fmt: skip
+    """Validate ``?name=value`` property filters against *queryables*; 400 on a bad value.
+
+    Booleans are true/false; country codes may be alpha-2 or alpha-3 and border ids
+    any spelling (both become canonical); other values are compared ignoring case.
+    """
+    by_name = {q.name: q for q in queryables}
+    filters: dict[str, Any] = {}
+    for name, text in raw.items():
+        queryable = by_name[name]
+        if queryable.type == "boolean":
+            value = parse_bool(name, text)
+            filters[name] = value
+        elif name == "country":
+            code = store.frontier.alpha2(text)
+            if code is None:
+                raise InvalidParameterError(
+                    f"{name} must be an ISO 3166-1 alpha-2 or alpha-3 code, e.g. BY or BLR."
+                )
+            filters[name] = code
+        elif name == "border":
+            try:
+                filters[name] = store.frontier.border_id(text)
+            except BorderNotFoundError as exc:
+                raise InvalidParameterError(f"border: {exc.detail}") from None
+        else:
+            filters[name] = text
+    return filters

@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from service.errors import InvalidParameterError
+from service.domain.errors import InvalidParameterError
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

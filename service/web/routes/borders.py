@@ -6,12 +6,14 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from service.errors import InvalidParameterError
+from service.domain.errors import InvalidParameterError
+from service.domain.records import FeaturePage
 from service.web.links import current_links, href, link, self_links
 from service.web.models import Borders
-from service.web.params import CatalogDep, FormatDep, SettingsDep
+from service.web.params import FormatDep, SettingsDep, StoreDep
 from service.web.responses import GEOJSON, HTML, GeoJSONResponse, document_response
 from service.web.routes.ogc import ERRORS, feature_collection, feature_response
 
@@ -24,11 +26,11 @@ BORDER_ID_DOC = (
 
 @router.get("/borders", summary="Every border with measured and cited lengths",
             response_model=Borders)  # fmt: skip
-def borders(request: Request, fmt: FormatDep, catalog: CatalogDep) -> Response:
+async def borders(request: Request, fmt: FormatDep, store: StoreDep) -> Response:
     """Codes, names, measured geodesic length and the cited length with its source (km)."""
     rows = [
         {**row, "links": [link(href(request, f"borders/{row['id']}"), "item", GEOJSON)]}
-        for row in catalog.borders_summary()
+        for row in store.frontier.borders_summary()
     ]
     doc = {"title": "Borders", "borders": rows, "links": self_links(request, "borders")}
     return document_response(request, fmt, "borders", doc)
@@ -43,22 +45,21 @@ def borders(request: Request, fmt: FormatDep, catalog: CatalogDep) -> Response:
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
 )
-def border(
+async def border(
     request: Request,
     borderId: str,  # noqa: N803 - URL template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
     simplify: Annotated[
         float | None, Query(gt=0, le=100_000, description="Tolerance in metres (> 0).")
     ] = None,
 ) -> Response:
     """The border line, full resolution or simplified; a dict look-up and cached bytes."""
-    level = catalog.border(borderId, simplify)
-    canonical = catalog.border_id(borderId)
-    col = catalog.collection("borders")
-    return feature_response(
-        request, fmt, col, col.ids[canonical], f"borders/{canonical}", body=level.feature_bytes
-    )
+    level = await store.border(borderId, simplify)
+    canonical = store.frontier.border_id(borderId)
+    col = await store.collection("borders")
+    feature = store.frontier.borders[canonical].feature
+    return feature_response(request, fmt, col, feature, f"borders/{canonical}", body=level.body)
 
 
 @router.get(
@@ -68,19 +69,19 @@ def border(
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
 )
-def crossings(
+async def crossings(
     request: Request,
     borderId: str,  # noqa: N803 - URL template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
 ) -> Response:
     """The border checkpoints on that border as a FeatureCollection (may be empty)."""
-    canonical = catalog.border_id(borderId)
-    matched = catalog.crossings_on(canonical)
-    col = catalog.collection("crossings")
+    canonical = store.frontier.border_id(borderId)
+    matched = await store.crossings_on(canonical)
+    col = await store.collection("crossings")
     return feature_collection(
-        request, fmt, col, matched, len(matched) or 1, 0, catalog.loaded_at,
-        extra={"border": canonical},
+        request, fmt, col, FeaturePage(len(matched), matched), len(matched) or 1, 0,
+        store.info.data_time, extra={"border": canonical},
     )  # fmt: skip
 
 
@@ -92,11 +93,11 @@ def crossings(
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
 )
-def zone(
+async def zone(
     request: Request,
     borderId: str,  # noqa: N803 - URL template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
     settings: SettingsDep,
     width_km: Annotated[float, Query(gt=0, description="Width of the strip in kilometres.")],
     side: Annotated[
@@ -106,10 +107,10 @@ def zone(
     """The border zone as a (Multi)Polygon Feature, with its geodesic area."""
     if width_km > settings.max_zone_width_km:
         raise InvalidParameterError(f"width_km must be at most {settings.max_zone_width_km:g}.")
-    canonical = catalog.border_id(borderId)
-    side = "both" if side.lower() == "both" else side
-    body = catalog.zone(canonical, float(width_km), side if side == "both" else side.upper())
+    canonical = store.frontier.border_id(borderId)
+    side = "both" if side.lower() == "both" else side.upper()
+    feature = await run_in_threadpool(store.frontier.zone, canonical, float(width_km), side)
     if fmt == "html":
-        doc = {**orjson.loads(body), "links": current_links(request, GEOJSON)}
+        doc = {**feature, "links": current_links(request, GEOJSON)}
         return document_response(request, fmt, "feature", doc)
-    return GeoJSONResponse(body)
+    return GeoJSONResponse(orjson.dumps(feature, option=orjson.OPT_SERIALIZE_NUMPY))

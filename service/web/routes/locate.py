@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from service.web.links import current_links
 from service.web.models import Locate
-from service.web.params import CatalogDep, FormatDep, check_lonlat
+from service.web.params import FormatDep, StoreDep, check_lonlat
 from service.web.responses import document_response
 from service.web.routes.ogc import ERRORS
 
@@ -18,10 +18,10 @@ router = APIRouter(tags=["Borders"])
 
 @router.get("/locate", summary="Country at a point and the nearest border",
             response_model=Locate, responses=ERRORS)  # fmt: skip
-def locate(
+async def locate(
     request: Request,
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
     lon: Annotated[float, Query(description="Longitude, degrees (CRS84).")],
     lat: Annotated[float, Query(description="Latitude, degrees (CRS84).")],
 ) -> Response:
@@ -32,8 +32,8 @@ def locate(
         "title": f"Location {lon:.5f}, {lat:.5f}",
         "lon": lon,
         "lat": lat,
-        "country": catalog.country_at(lon, lat),
-        "nearest_border": catalog.distances_to_borders(lon, lat)[0],
+        "country": country.to_dict() if (country := await store.country_at(lon, lat)) else None,
+        "nearest_border": (await store.distances_to_borders(lon, lat))[0].to_dict(),
         "links": current_links(request),
     }
     return document_response(request, fmt, "locate", doc)

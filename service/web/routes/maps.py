@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from service.catalog import Catalog
-from service.errors import InvalidParameterError, NotFoundError, ServiceError
+from service.domain.errors import InvalidParameterError, NotFoundError
 from service.maps import content as maps
 from service.maps import embed
 from service.maps.flags import (
@@ -33,7 +33,8 @@ from service.maps.flags import (
     parse_size,
 )
 from service.settings import Settings
-from service.web.params import CatalogDep, SettingsDep
+from service.store.base import FeatureStore
+from service.web.params import SettingsDep, StoreDep
 from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
 
 router = APIRouter(tags=["Maps"])
@@ -45,7 +46,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 class MapService:
     """Map options from the settings, plus the caches of rendered pages and images."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: FeatureStore) -> None:
+        self.store = store
         self.default_tiles = settings.map_default_tiles
         tiles = {
             "osm": maps.TileSource(settings.map_tiles_osm_url, maps.OSM_TILE_ATTRIBUTION,
@@ -60,35 +62,41 @@ class MapService:
         self.cache = maps.RenderCache(settings.map_cache_entries)
         self.timings: dict[str, float] = {}
 
-    def page(self, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags, base: str) -> bytes:
+    async def content(self, spec: maps.MapSpec, lang: str) -> maps.MapContent:
+        """What *spec* shows in *lang*: resolved once, then kept with the pages."""
+        places = await maps.places_of(self.store, spec)
+        return await run_in_threadpool(
+            self.cache.get_or_make, ("content", spec, lang),
+            lambda: maps.resolve(self.store.frontier, places, spec, lang))  # fmt: skip
+
+    async def page(self, spec: maps.MapSpec, flags: MapFlags, base: str) -> bytes:
         """The HTML page, rendered once per (spec, flags, base URL)."""
+        content = await self.content(spec, flags.lang)
 
         def make() -> bytes:
             started = time.perf_counter()
-            content = maps.resolve(catalog, spec, flags.lang)
             urls = self.urls(spec, flags, base)
-            body = maps.render_page(catalog, content, flags, self.options, urls).encode()
+            body = maps.render_page(self.store.frontier, content, flags, self.options,
+                                    urls).encode()  # fmt: skip
             self.timings[f"html:{spec.path}"] = time.perf_counter() - started
             return body
 
-        return self.cache.get_or_make(("html", spec, flags, base), make)
+        return await run_in_threadpool(self.cache.get_or_make, ("html", spec, flags, base), make)
 
-    def png(
-        self, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int]
-    ) -> bytes:
+    async def png(self, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int]) -> bytes:
         """The PNG, rendered once per (spec, flags, size); tiles never apply."""
         flags = flags.with_tiles("none")
+        content = await self.content(spec, flags.lang)
 
         def make() -> bytes:
             started = time.perf_counter()
-            content = maps.resolve(catalog, spec, flags.lang)
             from service.maps import png as static_map  # matplotlib: imported on the first PNG only
 
             body = static_map.render_png(content, flags, *size)
             self.timings[f"png:{spec.path}"] = time.perf_counter() - started
             return body
 
-        return self.cache.get_or_make(("png", spec, flags, size), make)
+        return await run_in_threadpool(self.cache.get_or_make, ("png", spec, flags, size), make)
 
     def query(self, spec: maps.MapSpec, flags: MapFlags) -> str:
         """Canonical query string: content ids, then non-default flags."""
@@ -110,11 +118,8 @@ class MapService:
 
 
 def get_map_service(request: Request) -> MapService:
-    """The app's MapService (made on first use from the app's settings)."""
-    state = request.app.state
-    if getattr(state, "map_service", None) is None:
-        state.map_service = MapService(state.settings)
-    return state.map_service
+    """The app's MapService (made in the lifespan, with the store)."""
+    return request.app.state.map_service
 
 
 MapServiceDep = Annotated[MapService, Depends(get_map_service)]
@@ -162,15 +167,15 @@ def get_size(
 SizeDep = Annotated[tuple[int, int], Depends(get_size)]
 
 
-def get_custom_spec(
-    catalog: CatalogDep,
+async def get_custom_spec(
+    store: StoreDep,
     borders: Annotated[str | None, Query(description="Border ids, comma-separated.")] = None,
     places: Annotated[str | None, Query(description="Place ids, comma-separated.")] = None,
     crossings: Annotated[str | None, Query(description="Crossing ids, comma-separated.")] = None,
     countries: Annotated[str | None, Query(description="Country codes to highlight.")] = None,
 ) -> maps.MapSpec:
     """The content of a custom map."""
-    return maps.custom_spec(catalog, borders, places, crossings, countries)
+    return await maps.custom_spec(store, borders, places, crossings, countries)
 
 
 CustomSpecDep = Annotated[maps.MapSpec, Depends(get_custom_spec)]
@@ -181,21 +186,21 @@ def _base(request: Request) -> str:
     return str(request.base_url)
 
 
-def _page(request: Request, service: MapService, catalog: Catalog, spec: maps.MapSpec,
-          flags: MapFlags) -> Response:  # fmt: skip
-    body = service.page(catalog, spec, flags, _base(request))
+async def _page(request: Request, service: MapService, spec: maps.MapSpec,
+                flags: MapFlags) -> Response:  # fmt: skip
+    body = await service.page(spec, flags, _base(request))
     return HTMLResponse(body, headers={"x-content-type-options": "nosniff"})
 
 
-def _png(service: MapService, catalog: Catalog, spec: maps.MapSpec, flags: MapFlags,
-         size: tuple[int, int]) -> Response:  # fmt: skip
-    return Response(service.png(catalog, spec, flags, size), media_type=PNG)
+async def _png(service: MapService, spec: maps.MapSpec, flags: MapFlags,
+               size: tuple[int, int]) -> Response:  # fmt: skip
+    return Response(await service.png(spec, flags, size), media_type=PNG)
 
 
-def _embed(request: Request, service: MapService, catalog: Catalog, spec: maps.MapSpec,
-           flags: MapFlags) -> Response:  # fmt: skip
+async def _embed(request: Request, service: MapService, spec: maps.MapSpec,
+                 flags: MapFlags) -> Response:  # fmt: skip
     urls = service.urls(spec, flags, _base(request))
-    title = flags.title or maps.resolve(catalog, spec, flags.lang).title
+    title = flags.title or (await service.content(spec, flags.lang)).title
     return HTMLResponse(embed.snippet(urls.page, title) + "\n")
 
 
@@ -209,111 +214,111 @@ SNIPPET = {
 
 
 @router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG", **IMAGE)
-def frontier_png(catalog: CatalogDep, service: MapServiceDep, flags: FlagsDep,
+async def frontier_png(store: StoreDep, service: MapServiceDep, flags: FlagsDep,
                  size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered static map (no tiles, no browser), cached."""
-    return _png(service, catalog, maps.frontier_spec(catalog), flags, size)
+    return await _png(service, await maps.frontier_spec(store), flags, size)
 
 
 @router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map", **SNIPPET)
-def frontier_embed(request: Request, catalog: CatalogDep, service: MapServiceDep,
+async def frontier_embed(request: Request, store: StoreDep, service: MapServiceDep,
                    flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for /maps/frontier with the same flags."""
-    return _embed(request, service, catalog, maps.frontier_spec(catalog), flags)
+    return await _embed(request, service, await maps.frontier_spec(store), flags)
 
 
 @router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier", **PAGE)
-def frontier(request: Request, catalog: CatalogDep, service: MapServiceDep,
+async def frontier(request: Request, store: StoreDep, service: MapServiceDep,
              flags: FlagsDep) -> Response:  # fmt: skip
     """The border, both countries and neighbours, the six checkpoints, Divin and the
     regional centres; measured and cited lengths in the caption."""
-    return _page(request, service, catalog, maps.frontier_spec(catalog), flags)
+    return await _page(request, service, await maps.frontier_spec(store), flags)
 
 
 @router.get("/maps/borders/{borderId}.png", summary="A border as a PNG", **IMAGE)
-def border_png(borderId: str, catalog: CatalogDep, service: MapServiceDep,  # noqa: N803
+async def border_png(borderId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
                flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered static map of one border."""
-    return _png(service, catalog, maps.border_spec(catalog, borderId), flags, size)
+    return await _png(service, await maps.border_spec(store, borderId), flags, size)
 
 
 @router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map", **SNIPPET)
-def border_embed(request: Request, borderId: str, catalog: CatalogDep,  # noqa: N803
-                 service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+async def border_embed(request: Request, borderId: str,  # noqa: N803
+                 store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a border map."""
-    return _embed(request, service, catalog, maps.border_spec(catalog, borderId), flags)
+    return await _embed(request, service, await maps.border_spec(store, borderId), flags)
 
 
 @router.get("/maps/borders/{borderId}", summary="Map of one border", **PAGE)
-def border(request: Request, borderId: str, catalog: CatalogDep,  # noqa: N803
-           service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+async def border(request: Request, borderId: str,  # noqa: N803
+           store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The border, its countries, its crossings and the largest places near it."""
-    return _page(request, service, catalog, maps.border_spec(catalog, borderId), flags)
+    return await _page(request, service, await maps.border_spec(store, borderId), flags)
 
 
 @router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG", **IMAGE)
-def place_png(placeId: str, catalog: CatalogDep, service: MapServiceDep,  # noqa: N803
+async def place_png(placeId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered locator map of a place."""
-    return _png(service, catalog, maps.place_spec(catalog, placeId), flags, size)
+    return await _png(service, await maps.place_spec(store, placeId), flags, size)
 
 
 @router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map", **SNIPPET)
-def place_embed(request: Request, placeId: str, catalog: CatalogDep,  # noqa: N803
-                service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+async def place_embed(request: Request, placeId: str,  # noqa: N803
+                store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a locator map."""
-    return _embed(request, service, catalog, maps.place_spec(catalog, placeId), flags)
+    return await _embed(request, service, await maps.place_spec(store, placeId), flags)
 
 
 @router.get("/maps/places/{placeId}", summary="Locator map of a place", **PAGE)
-def place(request: Request, placeId: str, catalog: CatalogDep,  # noqa: N803
-          service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
+async def place(request: Request, placeId: str,  # noqa: N803
+          store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The place, its nearest border with the distance to it, and nearby crossings."""
-    return _page(request, service, catalog, maps.place_spec(catalog, placeId), flags)
+    return await _page(request, service, await maps.place_spec(store, placeId), flags)
 
 
 @router.get("/maps/custom.png", summary="A custom map as a PNG", **IMAGE)
-def custom_png(catalog: CatalogDep, service: MapServiceDep, spec: CustomSpecDep,
+async def custom_png(service: MapServiceDep, spec: CustomSpecDep,
                flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered custom map."""
-    return _png(service, catalog, spec, flags, size)
+    return await _png(service, spec, flags, size)
 
 
 @router.get("/maps/custom/embed", summary="Embed snippet of a custom map", **SNIPPET)
-def custom_embed(request: Request, catalog: CatalogDep, service: MapServiceDep,
+async def custom_embed(request: Request, service: MapServiceDep,
                  spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a custom map."""
-    return _embed(request, service, catalog, spec, flags)
+    return await _embed(request, service, spec, flags)
 
 
 @router.get("/maps/custom", summary="A map of any borders, places and crossings", **PAGE)
-def custom(request: Request, catalog: CatalogDep, service: MapServiceDep,
+async def custom(request: Request, service: MapServiceDep,
            spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
     """Compose borders, places, crossings and highlighted countries by id."""
-    return _page(request, service, catalog, spec, flags)
+    return await _page(request, service, spec, flags)
 
 
 # ---------------------------------------------------------------- oEmbed
-def spec_for_path(catalog: Catalog, path: str, query: dict[str, str]) -> maps.MapSpec:
+async def spec_for_path(store: FeatureStore, path: str, query: dict[str, str]) -> maps.MapSpec:
     """The MapSpec a map URL path denotes; NotFoundError for any other path."""
     parts = [p for p in path.split("/") if p]
     if parts == ["maps", "frontier"]:
-        return maps.frontier_spec(catalog)
+        return await maps.frontier_spec(store)
     if parts == ["maps", "custom"]:
-        return maps.custom_spec(catalog, query.get("borders"), query.get("places"),
-                                query.get("crossings"), query.get("countries"))  # fmt: skip
+        return await maps.custom_spec(store, query.get("borders"), query.get("places"),
+                                      query.get("crossings"), query.get("countries"))  # fmt: skip
     if len(parts) == 3 and parts[:2] == ["maps", "borders"]:
-        return maps.border_spec(catalog, parts[2])
+        return await maps.border_spec(store, parts[2])
     if len(parts) == 3 and parts[:2] == ["maps", "places"]:
-        return maps.place_spec(catalog, parts[2])
+        return await maps.place_spec(store, parts[2])
     raise NotFoundError("url is not a Frontier Atlas map page (/maps/frontier, "
                         "/maps/borders/{id}, /maps/places/{id}, /maps/custom).")  # fmt: skip
 
 
 @router.get("/oembed", summary="oEmbed 1.0 for map pages", response_class=JSONResponse)
-def oembed(
+async def oembed(
     request: Request,
-    catalog: CatalogDep,
+    store: StoreDep,
     service: MapServiceDep,
     url: Annotated[str, Query(description="URL of a map page, e.g. …/maps/frontier?lang=ru.")],
     format: Annotated[str, Query(description="json (xml is not implemented: 501).")] = "json",  # noqa: A002
@@ -323,9 +328,9 @@ def oembed(
     """An oEmbed ``rich`` document (iframe snippet and PNG thumbnail) for a map URL."""
     if format != "json":
         if format == "xml":  # oEmbed 1.0 §2.3.5: 501 for a format the provider lacks
-            error = ServiceError("Only format=json is implemented.")
             doc = {"type": f"{request.base_url}api.html#problem-not-implemented",
-                   "title": "Not implemented", "status": 501, "detail": error.detail,
+                   "title": "Not implemented", "status": 501,
+                   "detail": "Only format=json is implemented.",
                    "code": "InvalidParameterValue", "instance": request.url.path}  # fmt: skip
             return problem_response(request, doc)
         raise InvalidParameterError("format must be json.")
@@ -338,10 +343,10 @@ def oembed(
     unknown = sorted(set(query) - allowed)
     if unknown:
         raise InvalidParameterError(f"url has unknown query parameter(s): {', '.join(unknown)}.")
-    spec = spec_for_path(catalog, parts.path, query)
+    spec = await spec_for_path(store, parts.path, query)
     flags = parse_flags(query, service.default_tiles)
     urls = service.urls(spec, flags, _base(request))
-    title = flags.title or maps.resolve(catalog, spec, flags.lang).title
+    title = flags.title or (await service.content(spec, flags.lang)).title
     doc = embed.oembed_document(urls.page, title, _base(request), urls.png, maxwidth, maxheight)
     return JSONResponse(doc)
 
@@ -409,4 +414,9 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=Path(maps.STATIC_DIR)), name="static")
     app.state.html_renderer = wrap_renderer(app.state.html_renderer)
-    app.state.map_service = None
+    app.state.map_service = None  # made in the lifespan (``start``), with the store
+
+
+def start(app: FastAPI, settings: Settings, store: FeatureStore) -> None:
+    """Create the app's MapService once the store is open."""
+    app.state.map_service = MapService(settings, store)

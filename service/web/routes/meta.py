@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.web.models import Health
-from service.web.params import CatalogDep, FormatDep
+from service.web.params import FormatDep, StoreDep
 from service.web.responses import JSONResponse, OpenAPIResponse, document_response
 
 router = APIRouter(tags=["Service"])
@@ -28,13 +28,14 @@ def api_html(request: Request) -> Response:
 
 
 @router.get("/healthz", summary="Health check", response_model=Health)
-def healthz(request: Request, catalog: CatalogDep) -> Response:
-    """200 once the data is loaded; feature counts; background work still running."""
+async def healthz(request: Request, store: StoreDep) -> Response:
+    """200 once the store is open: backend, data version, feature counts, map warm-up."""
     doc = {
         "status": "ok",
-        "features": {cid: len(c.features) for cid, c in catalog.collections.items()},
-        "loaded_at": catalog.loaded_at,
-        "search_index": "ready" if catalog.search_ready else "building",
+        "store": store.info.backend,
+        "data_version": store.info.data_version,
+        "features": {c.id: c.count for c in await store.collections()},
+        "loaded_at": store.info.data_time,
         "maps": "ready" if getattr(request.app.state, "maps_ready", False) else "warming",
     }
     return JSONResponse(doc, headers={"cache-control": "no-store"})

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service.catalog import Catalog, Collection
+from service.domain.records import CollectionMeta, Feature, FeaturePage, ItemsQuery
 from service.web.links import href, link, page_links, self_links
 from service.web.models import CollectionInfo, Collections, Conformance, LandingPage, Problem
 from service.web.params import (
     BBoxDep,
-    CatalogDep,
     DatetimeDep,
     FormatDep,
     LimitDep,
     OffsetDep,
     SettingsDep,
+    StoreDep,
     allowed_query_params,
     check_query_params,
+    parse_filters,
 )
 from service.web.responses import (
     GEOJSON,
@@ -83,7 +83,7 @@ def conformance(request: Request, fmt: FormatDep) -> Response:
     return document_response(request, fmt, "conformance", doc)
 
 
-def collection_info(request: Request, col: Collection) -> dict[str, Any]:
+def collection_info(request: Request, col: CollectionMeta) -> dict[str, Any]:
     """The description of one collection, with links and extent."""
     extent: dict[str, Any] = {"spatial": {"bbox": [list(col.extent)], "crs": CRS84}}
     if col.temporal:
@@ -108,11 +108,11 @@ def collection_info(request: Request, col: Collection) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="Feature collections", response_model=Collections)
-def collections(request: Request, fmt: FormatDep, catalog: CatalogDep) -> Response:
-    """Every collection: borders, countries, places, crossings."""
+async def collections(request: Request, fmt: FormatDep, store: StoreDep) -> Response:
+    """Every collection: borders, countries, places, crossings, events."""
     doc = {
         "links": self_links(request, "collections"),
-        "collections": [collection_info(request, c) for c in catalog.collections.values()],
+        "collections": [collection_info(request, c) for c in await store.collections()],
     }
     return document_response(request, fmt, "collections", doc)
 
@@ -123,57 +123,60 @@ def collections(request: Request, fmt: FormatDep, catalog: CatalogDep) -> Respon
     response_model=CollectionInfo,
     responses=ERRORS,
 )
-def collection(
+async def collection(
     request: Request,
     collectionId: str,  # noqa: N803 - OGC template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
 ) -> Response:
     """Description, extent (CRS84) and links of one collection."""
     return document_response(
-        request, fmt, "collection", collection_info(request, catalog.collection(collectionId))
+        request, fmt, "collection", collection_info(request, await store.collection(collectionId))
     )
-
-
-def parse_filters(catalog: Catalog, col: Collection, request: Request) -> dict[str, Any]:
-    """The collection's declared property filters present in the query string."""
-    return catalog.parse_filters(
-        col, {q.name: request.query_params[q.name] for q in col.queryables
-              if q.name in request.query_params}
-    )  # fmt: skip
 
 
 def feature_collection(
     request: Request,
     fmt: FormatDep,
-    col: Collection,
-    matched: Sequence[int],
+    col: CollectionMeta,
+    page: FeaturePage,
     limit: int,
     offset: int,
     timestamp: str,
     extra: dict[str, Any] | None = None,
 ) -> Response:
-    """A page of a collection's features as GeoJSON (joined cached bytes) or HTML."""
-    page = matched[offset : offset + limit]
+    """A page of features as a GeoJSON FeatureCollection (joined stored bytes) or HTML.
+
+    The one place a FeatureCollection is assembled; features found by distance get
+    their ``distance_km`` (km) among the properties.
+    """
     meta = {
-        "numberMatched": len(matched),
-        "numberReturned": len(page),
+        "numberMatched": page.matched,
+        "numberReturned": len(page.features),
         "timeStamp": timestamp,
-        "links": page_links(request, len(matched), offset, limit, len(page)),
+        "links": page_links(request, page.matched, offset, limit, len(page.features)),
         **(extra or {}),
     }
+    distances = page.distances_km or [None] * len(page.features)
+
+    def with_distance(f: Feature, km: float | None) -> dict[str, Any]:
+        doc = f.to_dict()
+        if km is not None:
+            doc["properties"] = {**(doc.get("properties") or {}), "distance_km": km}
+        return doc
+
     if fmt == "html":
         doc = {"type": "FeatureCollection", "collection": col.id, "title": col.title,
-               "features": [col.features[i] for i in page], **meta}  # fmt: skip
+               "features": [with_distance(f, d) for f, d in zip(page.features, distances,
+                                                                strict=True)],
+               **meta}  # fmt: skip
         return document_response(request, fmt, "items", doc)
+    parts = [f.body if d is None else orjson.dumps(with_distance(f, d))
+             for f, d in zip(page.features, distances, strict=True)]  # fmt: skip
     body = b"".join(
-        [
-            b'{"type":"FeatureCollection","features":[',
-            b",".join(col.feature_bytes[i] for i in page),
-            b"],",
-            orjson.dumps(meta)[1:],
-        ]
-    )
+        [b'{"type":"FeatureCollection","features":[', b",".join(parts), b"],",
+         orjson.dumps(meta)[1:]]
+    )  # fmt: skip
     return GeoJSONResponse(body)
 
 
@@ -183,46 +186,45 @@ def feature_collection(
     description="GeoJSON FeatureCollection, paged with limit/offset and next/prev links. "
     "Collections also take equality filters on the properties listed under `queryables` in "
     "their description: borders `country`, `clipped`; countries `iso_a2`, `iso_a3`; places "
-    "`country`, `kind`, `near_belarus_frontier`; crossings `border`, `kind`, `road`.",
+    "`country`, `kind`, `near_belarus_frontier`; crossings `border`, `kind`, `road`; events "
+    "`border`.",
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
+    name="items",
 )
-def items(
+async def items(
     request: Request,
     collectionId: str,  # noqa: N803 - OGC template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
     bbox: BBoxDep,
     limit: LimitDep,
     offset: OffsetDep,
     interval: DatetimeDep,
 ) -> Response:
     """Features matching bbox, datetime and property filters, one page at a time."""
-    col = catalog.collection(collectionId)
+    col = await store.collection(collectionId)
     check_query_params(request, allowed_query_params(request) | {q.name for q in col.queryables})
-    matched = col.query(bbox, parse_filters(catalog, col, request), interval)
-    return feature_collection(request, fmt, col, matched, limit, offset, catalog.loaded_at)
-
-
-items.checks_own_params = True  # type: ignore[attr-defined]
+    raw = {q.name: request.query_params[q.name] for q in col.queryables
+           if q.name in request.query_params}  # fmt: skip
+    query = ItemsQuery(bbox, parse_filters(store, col.queryables, raw), interval, limit, offset)
+    page = await store.items(col.id, query)
+    return feature_collection(request, fmt, col, page, limit, offset, store.info.data_time)
 
 
 def feature_response(
-    request: Request, fmt: FormatDep, col: Collection, index: int, path: str,
+    request: Request, fmt: FormatDep, col: CollectionMeta, feature: Feature, path: str,
     body: bytes | None = None,
 ) -> Response:  # fmt: skip
-    """One feature: cached bytes with the links spliced in, or its HTML page."""
+    """One feature: stored bytes with the links spliced in, or its HTML page."""
     links = [
         *self_links(request, path, GEOJSON),
         link(href(request, f"collections/{col.id}"), "collection", JSON, col.title),
     ]
+    raw = body if body is not None else feature.body
     if fmt == "html":
-        doc = {**col.features[index], "links": links}
-        if body is not None:
-            doc = {**orjson.loads(body), "links": links}
-        return document_response(request, fmt, "feature", doc)
-    raw = body if body is not None else col.feature_bytes[index]
-    # Splice the links into the cached serialization rather than re-serializing it.
+        return document_response(request, fmt, "feature", {**orjson.loads(raw), "links": links})
+    # Splice the links into the stored serialization rather than re-serializing it.
     return GeoJSONResponse(raw[:-1] + b',"links":' + orjson.dumps(links) + b"}")
 
 
@@ -232,14 +234,14 @@ def feature_response(
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
 )
-def item(
+async def item(
     request: Request,
     collectionId: str,  # noqa: N803 - OGC template name
     featureId: str,  # noqa: N803 - OGC template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
 ) -> Response:
     """A GeoJSON Feature by id."""
-    col = catalog.collection(collectionId)
-    index = col.get(featureId)
-    return feature_response(request, fmt, col, index, f"collections/{col.id}/items/{featureId}")
+    col = await store.collection(collectionId)
+    feature = await store.feature(col.id, featureId)
+    return feature_response(request, fmt, col, feature, f"collections/{col.id}/items/{featureId}")

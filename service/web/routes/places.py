@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.errors import InvalidParameterError
-from service.web.links import href, link, page_links, self_links
+from service.domain.errors import InvalidParameterError
+from service.domain.records import PlaceQuery
+from service.web.links import href, link, self_links
 from service.web.models import PlaceBorders
 from service.web.params import (
-    CatalogDep,
     FormatDep,
     LimitDep,
     OffsetDep,
     SettingsDep,
+    StoreDep,
+    parse_filters,
     parse_lonlat,
 )
 from service.web.responses import GEOJSON, HTML, GeoJSONResponse, document_response
-from service.web.routes.ogc import ERRORS, feature_response
+from service.web.routes.ogc import ERRORS, feature_collection, feature_response
 
 router = APIRouter(tags=["Places"])
 
@@ -34,10 +35,10 @@ router = APIRouter(tags=["Places"])
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
 )
-def places(
+async def places(
     request: Request,
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
     settings: SettingsDep,
     limit: LimitDep,
     offset: OffsetDep,
@@ -59,31 +60,11 @@ def places(
     if radius_km is not None and radius_km > settings.max_radius_km:
         raise InvalidParameterError(f"radius_km must be at most {settings.max_radius_km:g}.")
     point = parse_lonlat("near", near) if near is not None else None
-    col = catalog.collection("places")
+    col = await store.collection("places")
     raw_filters = {k: v for k, v in (("country", country), ("kind", kind)) if v is not None}
-    filters = catalog.parse_filters(col, raw_filters)
-    hits = catalog.search_places(q, point, radius_km, filters)
-    page = hits[offset : offset + limit]
-    meta: dict[str, Any] = {
-        "numberMatched": len(hits),
-        "numberReturned": len(page),
-        "timeStamp": catalog.loaded_at,
-        "links": page_links(request, len(hits), offset, limit, len(page)),
-    }
-
-    def feature(i: int, distance: float | None) -> dict[str, Any]:
-        f = col.features[i]
-        if distance is None:
-            return f
-        return {**f, "properties": {**f["properties"], "distance_km": round(distance, 3)}}
-
-    if fmt == "html":
-        doc = {"type": "FeatureCollection", "collection": "places", "title": "Places",
-               "features": [feature(i, d) for i, d in page], **meta}  # fmt: skip
-        return document_response(request, fmt, "items", doc)
-    parts = [col.feature_bytes[i] if d is None else orjson.dumps(feature(i, d)) for i, d in page]
-    body = b'{"type":"FeatureCollection","features":[' + b",".join(parts) + b"],"
-    return GeoJSONResponse(body + orjson.dumps(meta)[1:])
+    filters = parse_filters(store, col.queryables, raw_filters)
+    page = await store.search_places(PlaceQuery(q, point, radius_km, filters, limit, offset))
+    return feature_collection(request, fmt, col, page, limit, offset, store.info.data_time)
 
 
 @router.get(
@@ -92,15 +73,16 @@ def places(
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
 )
-def place(
+async def place(
     request: Request,
     placeId: str,  # noqa: N803 - URL template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
 ) -> Response:
     """A place as a GeoJSON Feature."""
-    index = catalog.place(placeId)
-    return feature_response(request, fmt, catalog.collection("places"), index, f"places/{placeId}")
+    feature = await store.place(placeId)
+    col = await store.collection("places")
+    return feature_response(request, fmt, col, feature, f"places/{placeId}")
 
 
 @router.get(
@@ -109,22 +91,23 @@ def place(
     response_model=PlaceBorders,
     responses=ERRORS,
 )
-def place_borders(
+async def place_borders(
     request: Request,
     placeId: str,  # noqa: N803 - URL template name
     fmt: FormatDep,
-    catalog: CatalogDep,
+    store: StoreDep,
 ) -> Response:
     """Geodesic distance (km, WGS84) to each border, nearest first, with the nearest point."""
-    index = catalog.place(placeId)
-    feature = catalog.collection("places").features[index]
-    lon, lat = feature["geometry"]["coordinates"][:2]
+    feature = await store.place(placeId)
+    assert feature.lonlat is not None
+    lon, lat = feature.lonlat
+    name = feature.properties.get("name")
     doc = {
-        "place": feature["id"],
-        "name": feature["properties"].get("name"),
-        "title": f"Borders near {feature['properties'].get('name')}",
+        "place": feature.id,
+        "name": name,
+        "title": f"Borders near {name}",
         "coordinates": [lon, lat],
-        "borders": list(catalog.distances_to_borders(float(lon), float(lat))),
+        "borders": [d.to_dict() for d in await store.distances_to_borders(lon, lat)],
         "links": [
             *self_links(request, f"places/{placeId}/borders"),
             link(href(request, f"places/{placeId}"), "related", GEOJSON, "The place"),
