@@ -18,7 +18,7 @@ from service.settings import Settings
 from service.store import open_store
 from service.store.base import FeatureStore
 from service.web import pages
-from service.web.middleware import HttpCachingMiddleware
+from service.web.middleware import DataVersionMiddleware, HttpCachingMiddleware
 from service.web.openapi import to_openapi_30
 from service.web.params import reject_unknown_params
 from service.web.problems import register_error_handlers
@@ -95,7 +95,13 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Content-Encoding"],
+        expose_headers=["ETag", "Content-Encoding", "X-Data-Version"],
         max_age=86400,
     )
+    app.add_middleware(DataVersionMiddleware, version=lambda: _data_version(app))
     return app
+
+
+def _data_version(app: FastAPI) -> str | None:
+    store = getattr(app.state, "store", None)
+    return store.info.data_version if store is not None else None

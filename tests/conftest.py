@@ -54,10 +54,11 @@ def geo():
     import shapely
 
     out = {}
-    for cid in ("borders", "countries", "places", "crossings"):
+    for cid in ("borders", "countries", "places", "crossings", "events"):
         features = orjson.loads((REPO / "geodata" / f"{cid}.geojson").read_bytes())["features"]
-        geoms = shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features])
-        out[cid] = (features, list(geoms))
+        geoms = [shapely.from_geojson(orjson.dumps(f["geometry"])) if f.get("geometry") else None
+                 for f in features]  # events have no geometry
+        out[cid] = (features, geoms)
     return out
 
 

@@ -21,7 +21,7 @@ import pytest
 from owslib.ogcapi.features import Features
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-COLLECTIONS = ["borders", "countries", "places", "crossings"]
+COLLECTIONS = ["borders", "countries", "places", "crossings", "events"]
 
 
 @pytest.fixture(scope="module")

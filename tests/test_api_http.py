@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import brotli
 import pytest
 from openapi_spec_validator import validate
+
+from tests.conftest import REPO
 
 GET_PATHS = [
     "/",
@@ -228,3 +231,22 @@ def test_the_memo_can_be_turned_off():
     app = HttpCachingMiddleware(Starlette(routes=[Route("/data", count)]), memo_bytes=0)
     with TestClient(app) as client:
         assert [client.get("/data").text for _ in range(3)] == ["1", "2", "3"]
+
+
+def test_every_response_names_the_data_version(client, store):
+    for path in ("/borders/BY-RU", "/collections/places/items?limit=1", "/nope", "/maps/frontier"):
+        response = client.get(path)
+        assert response.headers["x-data-version"] == store.info.data_version, path
+    manifest = json.loads((REPO / "geodata" / "manifest.json").read_text())
+    assert store.info.data_version == manifest["version"]["id"]
+
+
+def test_border_events_are_the_sourced_timeline(client):
+    body = client.get("/borders/RU-BY/events").json()
+    assert body["border"] == "BY-RU" and body["numberMatched"] >= 4
+    dates = [f["properties"]["date"] for f in body["features"]]
+    assert dates == sorted(dates)
+    for feature in body["features"]:
+        assert "BY-RU" in feature["properties"]["borders"]
+        assert feature["properties"]["source_url"].startswith("https://")
+    assert client.get("/borders/BY-XX/events").status_code == 404

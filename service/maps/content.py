@@ -48,7 +48,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 #: The map of the frontier: BY-RU, its checkpoints, Divin and the regional centres.
 FRONTIER_BORDER = "BY-RU"
 FRONTIER_PLACES = (
-    "divin", "minsk", "brest", "hrodna", "vitebsk", "mahilyow", "homyel",
+    "divin", "minsk", "brest", "grodno", "vitebsk", "mogilev", "gomel",
     "smolensk", "bryansk", "pskov",
 )  # fmt: skip
 MAX_CUSTOM_ITEMS = 200

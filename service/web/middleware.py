@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import brotli
@@ -260,3 +261,28 @@ class HttpCachingMiddleware:
         body, headers = self._encode(headers, body, request_headers, etag)
         await send({"type": "http.response.start", "status": status, "headers": headers.raw})
         await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+class DataVersionMiddleware:
+    """Adds ``X-Data-Version`` (the version of the data every answer comes from) to every
+    response, so a client or a cache can tell which data release it holds."""
+
+    def __init__(self, app: Any, version: Callable[[], str | None]) -> None:
+        self.app = app
+        self.version = version
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass through, adding the header to the response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        version = self.version()
+
+        async def send_with_version(message: Any) -> None:
+            if message["type"] == "http.response.start" and version:
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-data-version", version.encode("latin-1", "replace"))]
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.domain.errors import InvalidParameterError
-from service.domain.records import FeaturePage
+from service.domain.records import FeaturePage, ItemsQuery
 from service.web.links import current_links, href, link, self_links
 from service.web.models import Borders
 from service.web.params import FormatDep, SettingsDep, StoreDep
@@ -114,3 +114,26 @@ async def zone(
         doc = {**feature, "links": current_links(request, GEOJSON)}
         return document_response(request, fmt, "feature", doc)
     return GeoJSONResponse(orjson.dumps(feature, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+@router.get(
+    "/borders/{borderId}/events",
+    summary="Timeline of a border's regime",
+    description=f"{BORDER_ID_DOC} The dated, sourced events (closures, checks, agreements) "
+    "that concern this border, oldest first, from the `events` collection.",
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {GEOJSON: {}, HTML: {}}}, **ERRORS},
+)
+async def events(
+    request: Request,
+    borderId: str,  # noqa: N803 - URL template name
+    fmt: FormatDep,
+    store: StoreDep,
+) -> Response:
+    """The events of one border as a FeatureCollection (may be empty)."""
+    canonical = store.frontier.border_id(borderId)
+    col = await store.collection("events")
+    query = ItemsQuery(filters={"border": canonical}, limit=col.count or 1)
+    page = await store.items(col.id, query)
+    return feature_collection(request, fmt, col, page, col.count or 1, 0, store.info.data_time,
+                              extra={"border": canonical})  # fmt: skip
