@@ -150,7 +150,9 @@ def container(podman_env, image, record_property) -> Iterator[tuple[str, str]]:
     port, host_port = 8765, _free_port()  # not the default 8000, inside and out
     _run(["podman", "rm", "-f", name], podman_env, 60)
     run = _run(
-        ["podman", "run", "-d", "--name", name, "--read-only", "-e", f"PORT={port}",
+        # As docker runs it: a read-only root and only the /tmp tmpfs the README asks for.
+        ["podman", "run", "-d", "--name", name, "--read-only", "--read-only-tmpfs=false",
+         "--tmpfs", "/tmp:rw,size=64m", "-e", f"PORT={port}",
          "-p", f"127.0.0.1:{host_port}:{port}", IMAGE], podman_env, 120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -180,6 +182,10 @@ def test_image_runs_read_only_on_the_configured_port(podman_env, container, imag
     assert png.status_code == 200, png.text[:500]
     assert png.headers["content-type"] == "image/png"
     assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+    # matplotlib found MPLCONFIGDIR writable (else it warns, naming it, and uses a temporary dir).
+    logs = _run(["podman", "logs", name], podman_env, 30)
+    assert "MPLCONFIGDIR" not in logs.stdout + logs.stderr, logs.stderr[-2000:]
 
     # HEALTHCHECK probes PORT (8765 here): nothing listens on 8000 in the container.
     check = _run(["podman", "healthcheck", "run", name], podman_env, 60)
