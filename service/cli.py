@@ -34,8 +34,47 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default $PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default $WORKERS or 1)")
     serve.set_defaults(func=_serve)
+    build = sub.add_parser("build-store", help="build the embedded store file from the data "
+                           "directory (also done at start-up when it is missing or stale)")
+    build.add_argument("--force", action="store_true", help="rebuild even if it is current")
+    build.set_defaults(func=_build_store)
+    load = sub.add_parser("load", help="import the data into PostGIS "
+                          "($FRONTIER_ATLAS_DATABASE_URL or --database-url)")
+    load.add_argument("--database-url", help="postgresql://… (default: the setting)")
+    load.set_defaults(func=_load)
     add_map_command(sub)
     return parser
+
+
+def _build_store(args: argparse.Namespace) -> int:
+    from service.store.embedded import build_file, describe, ensure_file
+
+    settings = Settings()
+    if args.force:
+        build_file(settings.data_dir, settings.store_path)
+    else:
+        ensure_file(settings.data_dir, settings.store_path)
+    info = describe(settings.store_path)
+    print(f"{info['path']}: {info['bytes']:,} bytes, data {info['data_version']}, "
+          f"{sum(info['counts'].values()):,} features")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = Settings()
+    url = args.database_url or settings.database_url
+    if not url:
+        raise SystemExit("frontier-atlas load: set FRONTIER_ATLAS_DATABASE_URL or --database-url")
+    try:
+        from service.store import postgis
+    except ImportError as exc:
+        raise SystemExit(f"frontier-atlas load: no PostGIS backend ({exc})") from None
+    data = asyncio.run(postgis.load(url, settings.data_dir))
+    counts = {cid: len(col.features) for cid, col in data.collections.items()}
+    print(f"loaded data {data.data_version} into PostGIS: {counts}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

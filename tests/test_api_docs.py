@@ -43,11 +43,13 @@ def test_dockerfile_passes_hadolint():
 
 def test_dockerfile_essentials():
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
-    assert text.startswith("#") and "FROM python:3.11-slim" in text
+    assert text.startswith("#") and re.search(r"^ARG BASE_IMAGE=\S*python:3\.11\.\d+-slim", text,
+                                                flags=re.M)  # a pinned base
     assert re.search(r"^USER \d+", text, flags=re.M)
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "EXPOSE 8000" in text
     assert "COPY geodata/" in text and "-c constraints.txt" in text
+    assert "build-store" in text  # the store is built into the image (read-only root at run)
 
 
 @pytest.mark.parametrize(

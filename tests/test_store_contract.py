@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -45,9 +46,16 @@ BACKENDS = ["embedded"] + (
 )
 
 
+#: One event loop for every store call of this module, in its own thread: an async
+#: pool (PostGIS) stays on the loop it was made on, and the browser tests' loop in the
+#: main thread does not interfere.
+_LOOP = asyncio.new_event_loop()
+threading.Thread(target=_LOOP.run_forever, daemon=True, name="store-contract").start()
+
+
 def run(coro):
-    """Run one store call to completion (the stores are async)."""
-    return asyncio.run(coro)
+    """Run one store call to completion on the module's loop (the stores are async)."""
+    return asyncio.run_coroutine_threadsafe(coro, _LOOP).result(timeout=120)
 
 
 def _raw(name: str) -> list[dict]:

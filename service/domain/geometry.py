@@ -195,9 +195,20 @@ def zone(line: BaseGeometry, width_m: float, within: BaseGeometry | None = None)
             min(pad_south.west, pad_north.west), pad_south.south,
             max(pad_south.east, pad_north.east), pad_north.north,
         )  # fmt: skip
-        strip = strip.intersection(to_metric(nearby, crs))
+        clip = to_metric(nearby, crs)
+        if not clip.is_valid:
+            # Rings that nearly touch in degrees can cross once projected; GEOS then
+            # fails with "side location conflict". Repair keeps the area (no buffer(0)).
+            clip = shapely.make_valid(clip, method="structure", keep_collapsed=False)
+        strip = strip.intersection(clip)
     result = from_metric(strip, crs)
-    return shapely.make_valid(result) if not result.is_valid else result
+    if not result.is_valid:
+        result = shapely.make_valid(result, method="structure", keep_collapsed=False)
+    if result.geom_type == "GeometryCollection":
+        # Keep the areal parts only: the clip can add the odd line or point where it touches.
+        parts = shapely.get_parts(result)
+        result = shapely.union_all(parts[shapely.get_dimensions(parts) == 2])
+    return result
 
 
 def _haversine_km(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:

@@ -1,0 +1,73 @@
+"""Every border x side x width through the HTTP API: 200, a valid (Multi)Polygon, a
+positive area, and a one-side zone that stays inside that country's polygon.
+
+Issue 13 found ``/borders/{id}/zone?side=<country>`` answering 500 on about one
+combination in ten (GEOS "side location conflict" after projection).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from tests.conftest import REPO
+
+WIDTHS_KM = (0.5, 5, 25, 100)
+# Degrees; about 70-110 m here. The zone is clipped in a local projection, so its
+# straight edges may bulge a few metres off the lon/lat polygon; nothing more.
+EDGE_TOLERANCE_DEG = 1e-3
+# Share of a one-side zone's area allowed outside the (tolerance-padded) country.
+OUTSIDE_SHARE = 1e-3
+
+
+def _load(name: str) -> dict[str, dict]:
+    with (REPO / "geodata" / f"{name}.geojson").open(encoding="utf-8") as f:
+        return {feature["id"]: feature for feature in json.load(f)["features"]}
+
+
+BORDERS = _load("borders")
+COUNTRIES = _load("countries")
+CASES = [
+    (border_id, side, width)
+    for border_id, feature in sorted(BORDERS.items())
+    for side in ("both", *(feature["properties"].get("countries") or border_id.split("-")))
+    for width in WIDTHS_KM
+]
+
+
+@cache
+def _padded_country(a2: str):
+    return shapely.buffer(shape(COUNTRIES[a2]["geometry"]), EDGE_TOLERANCE_DEG)
+
+
+def test_sweep_covers_every_border_and_side():
+    assert len(BORDERS) >= 16
+    assert len(CASES) == len(BORDERS) * 3 * len(WIDTHS_KM)
+
+
+@pytest.mark.parametrize(("border_id", "side", "width_km"), CASES)
+def test_zone(client, border_id, side, width_km):
+    response = client.get(
+        f"/borders/{border_id}/zone", params={"width_km": width_km, "side": side}
+    )
+    assert response.status_code == 200, response.text[:500]
+    feature = response.json()
+    geom = shape(feature["geometry"])
+    assert geom.geom_type in ("Polygon", "MultiPolygon")
+    assert geom.is_valid, shapely.is_valid_reason(geom)
+    assert not geom.is_empty
+    assert feature["properties"]["area_km2"] > 0
+    assert feature["properties"]["side"] == side
+    if side == "both":
+        # The strip on both sides holds the border line itself.
+        line = shape(BORDERS[border_id]["geometry"])
+        assert line.difference(geom.buffer(EDGE_TOLERANCE_DEG)).length <= 1e-3 * line.length
+    else:
+        outside = geom.difference(_padded_country(side)).area
+        assert outside <= OUTSIDE_SHARE * geom.area, (
+            f"{outside / geom.area:.2%} of the zone lies outside {side}"
+        )
