@@ -9,7 +9,7 @@ base made once with debootstrap (about 90 s). After that a build with cached
 dependencies takes seconds, a cold one about 30 s.
 
 ``FRONTIER_ATLAS_TEST_CONTAINER=1`` makes a missing podman a failure;
-``=0`` skips the run test. Unset: run when podman is usable, else skip with the reason.
+Unset or ``=0``: the build/run test is skipped with that reason (it takes minutes here).
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def podman_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    if WANT == "0":
-        pytest.skip("FRONTIER_ATLAS_TEST_CONTAINER=0")
+    if WANT != "1":
+        # A podman build takes minutes on this 2-core machine: opt in to keep make test short.
+        pytest.skip("container build/run test not run: set FRONTIER_ATLAS_TEST_CONTAINER=1")
     if shutil.which("podman") is None or shutil.which("runc") is None:
         _skip_or_fail("podman or runc is not installed (apt-get install podman runc)")
     if os.geteuid() != 0:
