@@ -263,3 +263,23 @@ def test_border_levels_stay_within_their_tolerance(store):
         metric_simple = geometry.to_metric(level.geometry)
         assert metric_full.hausdorff_distance(metric_simple) <= tolerance * 1.01
     assert Point(full.geometry.coords[0]).within(box(*full.geometry.buffer(0.001).bounds))
+
+
+def test_a_bbox_of_zero_size_still_meets_the_lines_through_it(store):
+    raw = _raw("borders")[0]
+    lon, lat = raw["geometry"]["coordinates"][5]
+    page = run(store.items("borders", ItemsQuery(bbox=BBox(lon, lat, lon, lat))))
+    assert raw["id"] in [f.id for f in page.features]
+    line = run(store.items("borders", ItemsQuery(bbox=BBox(lon, lat - 0.01, lon, lat + 0.01))))
+    assert raw["id"] in [f.id for f in line.features]
+
+
+def test_datetime_bounds_with_fractions_of_a_second(store):
+    """Bounds are compared as times: 00:00:00.5 is after 00:00:00, not before it."""
+    first = min(f["properties"]["date"] for f in _raw("events"))
+    day = datetime.fromisoformat(first).replace(tzinfo=UTC)
+    just_after_start = day.replace(microsecond=500_000)
+    page = run(store.items("events", ItemsQuery(interval=(None, just_after_start), limit=100)))
+    assert first in [f.properties["date"] for f in page.features]
+    naive = run(store.items("events", ItemsQuery(interval=(None, day.replace(tzinfo=None)))))
+    assert naive.matched == page.matched

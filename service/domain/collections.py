@@ -106,5 +106,8 @@ def time_spans(properties: Mapping[str, Any]) -> list[tuple[datetime, datetime]]
 
 
 def iso(moment: datetime) -> str:
-    """RFC 3339 UTC with a Z."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 UTC with a Z, to the second, in one fixed width: the stores compare these
+    strings, so every value must sort as its time does (naive times are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -127,13 +127,19 @@ def bbox_of(geom: BaseGeometry) -> BBox:
     return BBox(west, south, east, north)
 
 
+def _rectangle(west: float, south: float, east: float, north: float) -> BaseGeometry:
+    """The lon/lat rectangle; a box of zero width or height is the segment or point it
+    is, since GEOS finds nothing inside a degenerate polygon."""
+    return shapely.envelope(shapely.multipoints([(west, south), (east, north)]))
+
+
 def bbox_parts(bbox: BBox) -> list[BaseGeometry]:
     """The bbox as one or two lon/lat rectangles, split at the antimeridian when west > east."""
     if bbox.west <= bbox.east:
-        return [box(bbox.west, bbox.south, bbox.east, bbox.north)]
+        return [_rectangle(bbox.west, bbox.south, bbox.east, bbox.north)]
     return [
-        box(bbox.west, bbox.south, 180.0, bbox.north),
-        box(-180.0, bbox.south, bbox.east, bbox.north),
+        _rectangle(bbox.west, bbox.south, 180.0, bbox.north),
+        _rectangle(-180.0, bbox.south, bbox.east, bbox.north),
     ]
 
 

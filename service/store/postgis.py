@@ -15,6 +15,7 @@ the same float32 envelope the SQLite R*Tree holds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -28,7 +29,7 @@ import psycopg
 import shapely
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from service.domain import geometry
 from service.domain.collections import QUERYABLES, SMALL_COLLECTIONS, filter_key, iso
@@ -38,6 +39,7 @@ from service.domain.errors import (
     PlaceNotFoundError,
     StoreError,
 )
+from service.domain.frontier import Frontier
 from service.domain.geometry import BBox
 from service.domain.records import (
     CollectionMeta,
@@ -102,17 +104,27 @@ CREATE INDEX ON {s}.span(fid);
 ALTER TABLE {s}.name ADD PRIMARY KEY (kind, key, fid) INCLUDE (weight);
 """
 
-# (fid, rank) of every place whose keys match: exact < skeleton < prefix < skeleton prefix,
-# plus 1 for a name that is not the primary one (as EmbeddedStore ranks).
-_HITS = """
-SELECT fid, min(rank) AS rank FROM (
-  SELECT fid, weight + CASE WHEN key = %(n)s THEN 0 ELSE 4 END AS rank
-    FROM {s}.name WHERE kind = 0 AND key >= %(n)s AND key < %(n_end)s
-  UNION ALL
-  SELECT fid, weight + CASE WHEN key = %(s)s THEN 2 ELSE 6 END AS rank
-    FROM {s}.name WHERE kind = 1 AND key >= %(s)s AND key < %(s_end)s
-) AS k GROUP BY fid
-"""
+
+def _hits_sql(n: str, n_end: str, k: str, k_end: str) -> str:
+    """SQL of (fid, rank) for every place whose keys match, given the SQL expressions of
+    the normalised key range [n, n_end) and the skeleton key range [k, k_end).
+
+    Ranks as EmbeddedStore does: exact < skeleton < prefix < skeleton prefix, plus 1 for
+    a name that is not the place's primary name.
+    """
+    return (
+        f"SELECT fid, min(rank) AS rank FROM ("
+        f"SELECT fid, weight + CASE WHEN key = {n} THEN 0 ELSE 4 END AS rank "
+        f"FROM {{s}}.name WHERE kind = 0 AND key >= {n} AND key < {n_end} "
+        f"UNION ALL "
+        f"SELECT fid, weight + CASE WHEN key = {k} THEN 2 ELSE 6 END AS rank "
+        f"FROM {{s}}.name WHERE kind = 1 AND key >= {k} AND key < {k_end}"
+        f") AS k GROUP BY fid"
+    )
+
+
+#: The hits of one search, with the parameters ``_search_params`` makes.
+_HITS = _hits_sql("%(n)s", "%(n_end)s", "%(s)s", "%(s_end)s")
 
 
 # ------------------------------------------------------------------ helpers
@@ -243,9 +255,7 @@ async def _write_broad_prefixes(cur: psycopg.AsyncCursor[Any], s: sql.Identifier
     prefixes = _candidate_prefixes(keys)
     if not prefixes:
         return
-    ranked = sql.SQL(_HITS).format(s=s).as_string(cur.connection)
-    ranked = ranked.replace("%(n)s", "c.n").replace("%(n_end)s", "c.n || chr(127)") \
-        .replace("%(s)s", "c.s").replace("%(s_end)s", "c.s || chr(127)")
+    ranked = _hits_sql("c.n", "c.n || chr(127)", "c.s", "c.s || chr(127)")
     # As the embedded build: the row of a prefix holds the answer to a search for it.
     searches = [(p, k) for p in prefixes if (k := _search_params(p)) is not None]
     await cur.execute(sql.SQL(
@@ -267,7 +277,7 @@ async def load(database_url: str, data_dir: Path, schema: str = "frontier_atlas"
     schema wait for each other (an advisory lock). Returns what it imported.
     """
     started = time.perf_counter()
-    data = prepare(data_dir)
+    data = await asyncio.to_thread(prepare, data_dir)  # seconds of CPU: keep the loop free
     building = f"{schema}_new"
     conn = await _connect(database_url, autocommit=True)
     try:
@@ -404,7 +414,7 @@ class PostgisStore(FrontierQueries):
 
     def __init__(self, pool: AsyncConnectionPool, schema: str, info: StoreInfo,
                  collections: dict[str, tuple[CollectionMeta, bool, int]],
-                 broad_keys: set[str], frontier: Any) -> None:  # fmt: skip
+                 broad_keys: set[str], frontier: Frontier) -> None:  # fmt: skip
         self.pool = pool
         self.schema = schema
         self.info = info
@@ -464,7 +474,7 @@ class PostgisStore(FrontierQueries):
                                    name=f"frontier-atlas-{schema}")  # fmt: skip
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
-        except Exception as exc:  # PoolTimeout: the server went away between the two steps
+        except PoolTimeout as exc:  # the server went away between the two steps
             await pool.close()
             raise StoreError(f"PostgreSQL at {where}: the connection pool did not open "
                              f"({_first_line(exc)})") from None  # fmt: skip
