@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 import shapely.ops
 from pyproj import Geod, Transformer
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 GEOD = Geod(ellps="WGS84")
