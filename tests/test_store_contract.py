@@ -242,6 +242,7 @@ def test_distances_to_borders_match_the_exact_projection(store):
         for row in rows:
             exact = geometry.nearest_point(lon, lat, raw[row.border])
             assert row.distance_km == pytest.approx(exact.distance_km, abs=0.002), row.border
+        assert run(store.nearest_border(lon, lat)) == rows[0]
 
 
 def test_country_at_and_crossings_on(store):

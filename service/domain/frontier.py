@@ -89,7 +89,10 @@ class Frontier:
         self._line_index = geometry.LineIndex([self.borders[b].geometry for b in ids])
         self._line_ids = ids
         self._country_ids = list(self.countries)
-        self._country_tree = STRtree([self.countries[c].geometry for c in self._country_ids])
+        shapes = [self.countries[c].geometry for c in self._country_ids]
+        shapely.prepare(shapes)  # point-in-polygon tests against prepared shapes
+        self._country_shapes = shapes
+        self._country_tree = STRtree(shapes)
         for bid, border in self.borders.items():
             props = border.properties
             self.levels.setdefault(
@@ -188,8 +191,18 @@ class Frontier:
     # ------------------------------------------------------------- analytics
     def distances_to_borders(self, lon: float, lat: float) -> list[BorderDistance]:
         """Geodesic distance (km, WGS84) from lon/lat to every border, nearest first."""
+        return self._distances(lon, lat, only_nearest=False)
+
+    def nearest_border(self, lon: float, lat: float) -> BorderDistance:
+        """The nearest border to lon/lat and the geodesic distance (km) to it."""
+        return self._distances(lon, lat, only_nearest=True)[0]
+
+    def _distances(self, lon: float, lat: float, only_nearest: bool) -> list[BorderDistance]:
         rows = []
-        for bid, nearest in zip(self._line_ids, self._line_index.nearest(lon, lat), strict=True):
+        found = self._line_index.nearest(lon, lat, only_nearest)
+        for bid, nearest in zip(self._line_ids, found, strict=True):
+            if nearest is None:
+                continue
             rows.append(BorderDistance(
                 bid, self.borders[bid].properties.get("name"), round(nearest.distance_km, 3),
                 round(nearest.lon, 6), round(nearest.lat, 6),
@@ -199,10 +212,12 @@ class Frontier:
 
     def country_at(self, lon: float, lat: float) -> CountryRef | None:
         """The country whose land polygon holds lon/lat (None for lakes, sea, elsewhere)."""
-        hits = self._country_tree.query(Point(lon, lat), predicate="intersects")
-        if len(hits) == 0:
+        boxes = self._country_tree.query(Point(lon, lat))  # bounding boxes only
+        hits = sorted(int(i) for i in boxes
+                      if shapely.intersects_xy(self._country_shapes[int(i)], lon, lat))
+        if not hits:
             return None
-        country = self.countries[self._country_ids[int(sorted(hits)[0])]]
+        country = self.countries[self._country_ids[hits[0]]]
         props = country.properties
         return CountryRef(country.id, props.get("iso_a3"), props.get("name"),
                           props.get("name_local"))  # fmt: skip

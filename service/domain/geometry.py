@@ -241,6 +241,7 @@ class LineIndex:
     MARGIN_M = 500.0
     SAMPLES = np.linspace(0.0, 1.0, 11)
     FINALISTS = 4  # segments per line measured on the ellipsoid
+    NEAREST_FACTOR = 1.05
 
     CHUNK = 32  # segments per chunk of the coarse pass
 
@@ -284,8 +285,14 @@ class LineIndex:
         chunks = np.flatnonzero(lower <= best[self.chunk_owner] + self.MARGIN_M)
         return np.concatenate([np.arange(self.chunk_start[c], self.chunk_end[c]) for c in chunks])
 
-    def nearest(self, lon: float, lat: float) -> list[NearestPoint]:
-        """For each line (in input order), its nearest point to lon/lat and the distance."""
+    def nearest(self, lon: float, lat: float, only_nearest: bool = False
+                ) -> list[NearestPoint | None]:  # fmt: skip
+        """For each line (in input order), its nearest point to lon/lat and the distance.
+
+        With *only_nearest*, lines that cannot be the nearest one (their planar
+        distance exceeds the smallest by more than EPSG:3035's error here) get None
+        instead of the exact treatment.
+        """
         p = np.array(self._transformer.transform(lon, lat))
         seg = self._candidates(p)
         rel = p - self.a[seg]
@@ -296,6 +303,9 @@ class LineIndex:
         best = np.full(self.count, np.inf)
         np.minimum.at(best, owners, planar)
         keep = planar <= best[owners] * self.MARGIN_FACTOR + self.MARGIN_M
+        if only_nearest:
+            # Planar distances in EPSG:3035 are within a few per cent of true ones here.
+            keep &= best[owners] <= best.min() * self.NEAREST_FACTOR + self.MARGIN_M
         seg, t, owners = seg[keep], t[keep], owners[keep]
         # Rank the candidates by spherical distance to their foot points (cheap), and
         # give the best few of each line the exact, ellipsoidal treatment.
@@ -317,5 +327,8 @@ class LineIndex:
         dist = geodesic_distances_km(lon, lat, slon, slat)
         owner_of = np.repeat(owners, ts.shape[1])
         order = np.lexsort((dist, owner_of))  # by owner, nearest first
-        chosen = order[np.unique(owner_of[order], return_index=True)[1]]
-        return [NearestPoint(float(slon[i]), float(slat[i]), float(dist[i])) for i in chosen]
+        firsts = np.unique(owner_of[order], return_index=True)[1]
+        result: list[NearestPoint | None] = [None] * self.count
+        for i in order[firsts]:
+            result[int(owner_of[i])] = NearestPoint(float(slon[i]), float(slat[i]), float(dist[i]))
+        return result

@@ -281,7 +281,7 @@ async def place_spec(store: FeatureStore, place_id: str) -> MapSpec:
     place = await store.place(place_id)
     assert place.lonlat is not None
     lon, lat = place.lonlat
-    nearest = frontier.distances_to_borders(lon, lat)[0]
+    nearest = frontier.nearest_border(lon, lat)
     near = [c.id for c in frontier.crossings_on(nearest.border)
             if c.geometry.distance(Point(lon, lat)) < 1.5]  # fmt: skip
     return MapSpec("place", (nearest.border,), (place.id,), tuple(near),
@@ -484,7 +484,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     nearest_rows: dict[str, tuple[str, str]] = {}
     for pid in spec.places:
         lon, lat = place_point(pid)
-        nearest = frontier.distances_to_borders(lon, lat)[0]
+        nearest = frontier.nearest_border(lon, lat)
         text = ui["km_to"].format(km=_fmt_km(nearest.distance_km, lang),
                                   border=border_name(frontier, nearest.border, lang))  # fmt: skip
         nearest_rows[pid] = (ui["nearest"], text)

@@ -73,6 +73,10 @@ class FeatureStore(Protocol):
         """Geodesic distance (km) from a point to every border, nearest first."""
         ...
 
+    async def nearest_border(self, lon: float, lat: float) -> BorderDistance:
+        """The nearest border to a point and the geodesic distance (km) to it."""
+        ...
+
     async def country_at(self, lon: float, lat: float) -> CountryRef | None:
         """The country whose land holds the point, or None."""
         ...
@@ -98,6 +102,10 @@ class FrontierQueries:
     async def distances_to_borders(self, lon: float, lat: float) -> list[BorderDistance]:
         """Geodesic distance (km) from a point to every border, nearest first."""
         return self.frontier.distances_to_borders(lon, lat)
+
+    async def nearest_border(self, lon: float, lat: float) -> BorderDistance:
+        """The nearest border to a point and the geodesic distance (km) to it."""
+        return self.frontier.nearest_border(lon, lat)
 
     async def country_at(self, lon: float, lat: float) -> CountryRef | None:
         """The country whose land holds the point, or None."""

@@ -33,7 +33,7 @@ async def locate(
         "lon": lon,
         "lat": lat,
         "country": country.to_dict() if (country := await store.country_at(lon, lat)) else None,
-        "nearest_border": (await store.distances_to_borders(lon, lat))[0].to_dict(),
+        "nearest_border": (await store.nearest_border(lon, lat)).to_dict(),
         "links": current_links(request),
     }
     return document_response(request, fmt, "locate", doc)

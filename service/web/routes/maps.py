@@ -117,7 +117,7 @@ class MapService:
         )
 
 
-def get_map_service(request: Request) -> MapService:
+async def get_map_service(request: Request) -> MapService:
     """The app's MapService (made in the lifespan, with the store)."""
     return request.app.state.map_service
 
@@ -126,7 +126,7 @@ MapServiceDep = Annotated[MapService, Depends(get_map_service)]
 
 
 # ---------------------------------------------------------------- flags
-def get_flags(
+async def get_flags(
     settings: SettingsDep,
     title: Annotated[str | None, Query(description="Headline (default: the map's own).")] = None,
     caption: Annotated[str | None, Query(description="Caption under the map.")] = None,
@@ -152,7 +152,7 @@ def get_flags(
 FlagsDep = Annotated[MapFlags, Depends(get_flags)]
 
 
-def get_size(
+async def get_size(
     width: Annotated[
         int | None, Query(description=f"PNG width in pixels ({MIN_PX}–{MAX_PX}, default 1200).")
     ] = None,

@@ -13,7 +13,7 @@ router = APIRouter(tags=["Service"])
 
 
 @router.get("/api", summary="OpenAPI 3.0 description", response_class=OpenAPIResponse)
-def api(request: Request, fmt: FormatDep) -> Response:
+async def api(request: Request, fmt: FormatDep) -> Response:
     """The OpenAPI 3.0 document of this API (``f=html`` gives the HTML docs)."""
     doc = request.app.state.openapi_30()
     if fmt == "html":
@@ -22,7 +22,7 @@ def api(request: Request, fmt: FormatDep) -> Response:
 
 
 @router.get("/api.html", summary="API documentation (HTML)", include_in_schema=True)
-def api_html(request: Request) -> Response:
+async def api_html(request: Request) -> Response:
     """Human-readable documentation of every endpoint and problem type, served locally."""
     return document_response(request, "html", "api", request.app.state.openapi_30())
 

@@ -55,7 +55,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=LandingPage,
     responses={200: {"content": {HTML: {}}}},
 )
-def landing(request: Request, fmt: FormatDep, settings: SettingsDep) -> Response:
+async def landing(request: Request, fmt: FormatDep, settings: SettingsDep) -> Response:
     """Links to the API description, conformance, collections and the reporter's endpoints."""
     doc = {
         "title": settings.title,
@@ -76,7 +76,7 @@ def landing(request: Request, fmt: FormatDep, settings: SettingsDep) -> Response
 
 
 @router.get("/conformance", summary="Conformance classes", response_model=Conformance)
-def conformance(request: Request, fmt: FormatDep) -> Response:
+async def conformance(request: Request, fmt: FormatDep) -> Response:
     """The OGC conformance classes this API implements."""
     doc = {"conformsTo": CONFORMANCE, "links": self_links(request, "conformance"),
            "title": "Conformance"}  # fmt: skip
