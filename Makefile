@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install test run data lint bench clean
+.PHONY: install test run data lint bench bench-uncached clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ data: $(TEST_STAMP)
 ## writes bench/results.md and bench/scaling.png (< 15 min; never part of make test)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
+
+## make bench-uncached: one worker, memo off, every request a different URL, vs bare Starlette
+## returning the same bytes (writes bench/results-uncached.md; about 13 minutes)
+bench-uncached: $(TEST_STAMP)
+	$(BIN)/python bench/uncached.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check service geodata tests
