@@ -18,7 +18,13 @@ from service.settings import Settings
 from service.store import open_store
 from service.store.base import FeatureStore
 from service.web import pages
-from service.web.middleware import DataVersionMiddleware, HttpCachingMiddleware
+from service.web.health import Readiness
+from service.web.middleware import (
+    DataVersionMiddleware,
+    HttpCachingMiddleware,
+    RequestLimitsMiddleware,
+    ResponseMemo,
+)
 from service.web.openapi import to_openapi_30
 from service.web.params import reject_unknown_params
 from service.web.problems import register_error_handlers
@@ -49,9 +55,16 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         # Map pages' shared work (basemaps, the frontier map) is done in the background,
         # so start-up does not wait for it and the first reader rarely does.
         app.state.maps_ready = False
+        readiness = app.state.readiness
 
         def warm_up() -> None:
-            maps.warm_up(opened.frontier)
+            try:
+                maps.warm_up(opened.frontier)
+            except Exception as exc:
+                logger.exception("map warm-up failed")
+                readiness.maps = {"status": "failing", "detail": f"{type(exc).__name__}: {exc}"}
+                return
+            readiness.maps = {"status": "ok"}
             app.state.maps_ready = True
 
         threading.Thread(target=warm_up, daemon=True, name="map-warm-up").start()
@@ -72,6 +85,9 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         dependencies=[Depends(reject_unknown_params)],
     )
     app.state.settings = settings
+    # The one memo of finished responses; /healthz reports its hits, misses and size.
+    app.state.response_memo = ResponseMemo(settings.response_memo_mb << 20)
+    app.state.readiness = Readiness()
     # Replaceable by the map pages: (kind, document, request) -> HTML string.
     app.state.html_renderer = pages.render
 
@@ -88,7 +104,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         HttpCachingMiddleware,
         max_age=settings.cache_max_age,
         min_size=settings.compress_min_bytes,
-        memo_bytes=settings.response_memo_mb << 20,
+        memo=app.state.response_memo,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -99,6 +115,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         max_age=86400,
     )
     app.add_middleware(DataVersionMiddleware, version=lambda: _data_version(app))
+    app.add_middleware(RequestLimitsMiddleware)  # outermost: refuse oversized requests first
     return app
 
 

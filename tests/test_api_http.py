@@ -188,7 +188,7 @@ def test_no_store_responses_are_never_memoised():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from service.web.middleware import HttpCachingMiddleware
+    from service.web.middleware import HttpCachingMiddleware, ResponseMemo
 
     calls = []
 
@@ -198,7 +198,8 @@ def test_no_store_responses_are_never_memoised():
         return PlainTextResponse(str(len(calls)),
                                  headers={"cache-control": "no-store"} if no_store else {})
 
-    app = HttpCachingMiddleware(Starlette(routes=[Route("/live", count), Route("/data", count)]))
+    app = HttpCachingMiddleware(Starlette(routes=[Route("/live", count), Route("/data", count)]),
+                                memo=ResponseMemo(1 << 20))
     with TestClient(app) as client:
         assert [client.get("/live").text for _ in range(3)] == ["1", "2", "3"]
         assert [client.get("/data").text for _ in range(3)] == ["4", "4", "4"]
@@ -220,7 +221,7 @@ def test_the_memo_can_be_turned_off():
     from starlette.routing import Route
     from starlette.testclient import TestClient
 
-    from service.web.middleware import HttpCachingMiddleware
+    from service.web.middleware import HttpCachingMiddleware, ResponseMemo
 
     calls = []
 
@@ -228,7 +229,7 @@ def test_the_memo_can_be_turned_off():
         calls.append(1)
         return PlainTextResponse(str(len(calls)))
 
-    app = HttpCachingMiddleware(Starlette(routes=[Route("/data", count)]), memo_bytes=0)
+    app = HttpCachingMiddleware(Starlette(routes=[Route("/data", count)]), memo=ResponseMemo(0))
     with TestClient(app) as client:
         assert [client.get("/data").text for _ in range(3)] == ["1", "2", "3"]
 
@@ -250,3 +251,70 @@ def test_border_events_are_the_sourced_timeline(client):
         assert "BY-RU" in feature["properties"]["borders"]
         assert feature["properties"]["source_url"].startswith("https://")
     assert client.get("/borders/BY-XX/events").status_code == 404
+
+
+def test_memo_counts_what_an_entry_really_costs_and_skips_huge_keys():
+    from service.web.middleware import ENTRY_OVERHEAD, Memoised, ResponseMemo
+
+    memo = ResponseMemo(1 << 20)
+    small = Memoised([(b"content-type", b"text/plain")], b"x", '"e"')
+    memo.put(("http", "host", "", "/a", b"q=1"), small)
+    assert memo.stats()["bytes"] >= ENTRY_OVERHEAD + len("host/aq=1x")
+    memo.put(("http", "h" * 60_000, "", "/a", b""), small)  # a 60 kB Host header
+    memo.put(("http", "host", "", "/a", b"z" * 60_000), small)  # a 60 kB query string
+    assert memo.stats()["entries"] == 1 and memo.stats()["not_kept"] == 2
+
+
+@pytest.mark.parametrize(("headers", "path", "status"), [
+    ({}, "/borders?" + "x" * 9000, 414),
+    ({"host": "h" * 9000}, "/borders", 431),
+    ({"x-junk": "j" * 9000}, "/borders", 431),
+])  # fmt: skip
+def test_oversized_requests_are_refused_early(client, headers, path, status):
+    response = client.get(path, headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "xxxx" not in response.text and "hhhh" not in response.text
+
+
+def test_health_reports_the_response_cache(client):
+    client.get("/borders/BY-LT")
+    client.get("/borders/BY-LT")
+    cache = client.get("/healthz").json()["response_cache"]
+    assert cache["hits"] >= 1 and cache["entries"] >= 1
+    assert 0 < cache["bytes"] <= cache["budget_bytes"]
+
+
+def test_liveness_does_not_touch_the_data(client):
+    response = client.get("/livez")
+    assert response.status_code == 200 and response.json() == {"status": "alive"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_readiness_fails_truthfully_when_search_breaks(settings, store):
+    """The audit saw /healthz say ok while search answered 500: now it says which part fails."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    class BrokenSearch:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+        async def search_places(self, query):
+            raise RuntimeError("bad alternate name")
+
+        async def close(self):
+            return None
+
+    with TestClient(create_app(settings, store=BrokenSearch(store))) as broken:
+        response = broken.get("/healthz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "failing"
+        assert body["subsystems"]["store"]["checks"]["search"]["status"] == "failing"
+        assert body["subsystems"]["store"]["checks"]["items"]["status"] == "ok"
+        assert broken.get("/livez").status_code == 200

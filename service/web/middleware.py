@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import brotli
+import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -79,8 +80,15 @@ class Memoised(NamedTuple):
     etag: str
 
 
+#: What one memo entry costs beyond its key, headers and body (dict slot, tuples,
+#: objects), measured roughly with tracemalloc; counted so the budget is real memory.
+ENTRY_OVERHEAD = 600
+#: Requests whose key would be larger than this are answered but not remembered.
+MAX_KEY_BYTES = 2048
+
+
 class ResponseMemo:
-    """Finished 200 responses by request key, bounded by total body size in bytes.
+    """Finished 200 responses by request key, bounded by what they really cost in bytes.
 
     The data never changes while the service runs, so a GET's answer depends only
     on its URL, the host and scheme its links are built from, the representation
@@ -90,25 +98,47 @@ class ResponseMemo:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[Any, ...], Memoised] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[Memoised, int]] = OrderedDict()
         self._size = 0
+        self.hits = self.misses = self.skipped = 0
+
+    @staticmethod
+    def key_bytes(key: tuple[Any, ...]) -> int:
+        """The bytes a key holds (its strings and byte strings)."""
+        return sum(len(part) for part in key if isinstance(part, str | bytes))
+
+    @staticmethod
+    def cost(key: tuple[Any, ...], response: Memoised) -> int:
+        """What an entry really holds: key, headers, body and fixed overhead (bytes)."""
+        headers = sum(len(k) + len(v) + 64 for k, v in response.raw_headers)
+        return ResponseMemo.key_bytes(key) + headers + len(response.body) + ENTRY_OVERHEAD
 
     def get(self, key: tuple[Any, ...]) -> Memoised | None:
         """The stored response for *key*, if any."""
         hit = self._items.get(key)
-        if hit is not None:
-            self._items.move_to_end(key)
-        return hit
+        if hit is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._items.move_to_end(key)
+        return hit[0]
 
     def put(self, key: tuple[Any, ...], response: Memoised) -> None:
         """Remember a response; the least recently used go first when over budget."""
-        if len(response.body) > self.max_bytes // 4 or key in self._items:
-            return  # also when max_bytes is 0: the memo is off
-        self._items[key] = response
-        self._size += len(response.body)
+        cost = self.cost(key, response)
+        if cost > self.max_bytes // 4 or self.key_bytes(key) > MAX_KEY_BYTES or key in self._items:
+            self.skipped += 1  # also when max_bytes is 0: the memo is off
+            return
+        self._items[key] = (response, cost)
+        self._size += cost
         while self._size > self.max_bytes and self._items:
-            _, old = self._items.popitem(last=False)
-            self._size -= len(old.body)
+            _, (_, old) = self._items.popitem(last=False)
+            self._size -= old
+
+    def stats(self) -> dict[str, int]:
+        """Entries, bytes held and the budget, hits, misses and responses not kept."""
+        return {"entries": len(self._items), "bytes": self._size, "budget_bytes": self.max_bytes,
+                "hits": self.hits, "misses": self.misses, "not_kept": self.skipped}
 
 
 def _memo_key(scope: Scope, headers: Headers) -> tuple[Any, ...]:
@@ -130,13 +160,13 @@ class HttpCachingMiddleware:
         max_age: int = 3600,
         min_size: int = 1024,
         cache_bytes: int = 64 << 20,
-        memo_bytes: int = 128 << 20,
+        memo: ResponseMemo | None = None,
     ) -> None:
         self.app = app
         self.max_age = max_age
         self.min_size = min_size
         self.cache = CompressedCache(cache_bytes)
-        self.memo = ResponseMemo(memo_bytes)
+        self.memo = memo if memo is not None else ResponseMemo(0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer GET responses and send them with caching headers, compressed if asked."""
@@ -286,3 +316,43 @@ class DataVersionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_version)
+
+
+#: Largest query string (414 beyond it) and largest single header / all headers (431).
+MAX_QUERY_BYTES = 8192
+MAX_HEADER_BYTES = 8192
+MAX_HEADERS_TOTAL_BYTES = 32768
+
+
+class RequestLimitsMiddleware:
+    """Refuses oversized request lines (414) and headers (431) before any work is done,
+    with a problem+json body that echoes nothing the client sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the sizes, then pass the request on."""
+        if scope["type"] == "http":
+            status = None
+            if len(scope.get("query_string", b"")) + len(scope.get("raw_path") or b"") > \
+                    MAX_QUERY_BYTES:
+                status, title = 414, "URI too long"
+            else:
+                sizes = [len(k) + len(v) for k, v in scope.get("headers", [])]
+                too_big = sizes and max(sizes) > MAX_HEADER_BYTES
+                if too_big or sum(sizes) > MAX_HEADERS_TOTAL_BYTES:
+                    status, title = 431, "Request header fields too large"
+            if status is not None:
+                body = orjson.dumps({
+                    "type": "about:blank", "title": title, "status": status,
+                    "detail": f"Request lines are limited to {MAX_QUERY_BYTES} bytes, headers "
+                              f"to {MAX_HEADER_BYTES} each and {MAX_HEADERS_TOTAL_BYTES} in all.",
+                    "code": "InvalidParameterValue"})  # fmt: skip
+                headers = [(b"content-type", b"application/problem+json"),
+                           (b"content-length", str(len(body)).encode()),
+                           (b"cache-control", b"no-store"), (b"connection", b"close")]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

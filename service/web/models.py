@@ -160,4 +160,7 @@ class Health(BaseModel):
     data_version: str = Field(description="version of the data every answer comes from")
     features: dict[str, int]
     loaded_at: str = Field(description="when the data was built (RFC 3339)")
+    subsystems: dict[str, Any] = Field(description="store checks and map renderers, each "
+                                       "with its status (ok, warming or failing)")
+    response_cache: dict[str, int] = Field(description="entries, bytes, budget, hits, misses")
     maps: str = Field(description="ready, or warming (the first map pages may wait for it)")

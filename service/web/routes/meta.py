@@ -27,15 +27,29 @@ async def api_html(request: Request) -> Response:
     return document_response(request, "html", "api", request.app.state.openapi_30())
 
 
-@router.get("/healthz", summary="Health check", response_model=Health)
+@router.get("/healthz", summary="Readiness: every subsystem checked", response_model=Health,
+            responses={503: {"model": Health, "description": "A subsystem is failing"}})
 async def healthz(request: Request, store: StoreDep) -> Response:
-    """200 once the store is open: backend, data version, feature counts, map warm-up."""
+    """200 when the store answers a question of each kind and the map renderers are up;
+    503 naming the failing subsystem otherwise. Also the data version, feature counts
+    and the response cache's hits, misses and size."""
+    subsystems = await request.app.state.readiness.report(store)
+    failing = [name for name, sub in subsystems.items() if sub["status"] == "failing"]
     doc = {
-        "status": "ok",
+        "status": "failing" if failing else "ok",
         "store": store.info.backend,
         "data_version": store.info.data_version,
         "features": {c.id: c.count for c in await store.collections()},
         "loaded_at": store.info.data_time,
-        "maps": "ready" if getattr(request.app.state, "maps_ready", False) else "warming",
+        "maps": subsystems["maps"]["status"].replace("ok", "ready"),
+        "subsystems": subsystems,
+        "response_cache": request.app.state.response_memo.stats(),
     }
-    return JSONResponse(doc, headers={"cache-control": "no-store"})
+    return JSONResponse(doc, status_code=503 if failing else 200,
+                        headers={"cache-control": "no-store"})
+
+
+@router.get("/livez", summary="Liveness: the process answers (no data access)")
+async def livez() -> Response:
+    """200 while the process can answer at all; restart it when this fails."""
+    return JSONResponse({"status": "alive"}, headers={"cache-control": "no-store"})
