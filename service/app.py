@@ -22,8 +22,10 @@ from service.web.health import Readiness
 from service.web.middleware import (
     DataVersionMiddleware,
     HttpCachingMiddleware,
+    PublicOriginMiddleware,
     RequestLimitsMiddleware,
     ResponseMemo,
+    SecurityHeadersMiddleware,
 )
 from service.web.openapi import to_openapi_30
 from service.web.params import reject_unknown_params
@@ -115,6 +117,9 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         max_age=86400,
     )
     app.add_middleware(DataVersionMiddleware, version=lambda: _data_version(app))
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(PublicOriginMiddleware, public_base_url=settings.public_base_url,
+                       allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimitsMiddleware)  # outermost: refuse oversized requests first
     return app
 

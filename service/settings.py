@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,16 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"], description="Origins allowed by CORS (GET only)."
     )
+    public_base_url: str | None = Field(
+        None,
+        description="The URL readers reach the service at (e.g. https://atlas.example.org/); "
+        "every absolute link, script, og:image and oEmbed URL is built from it instead of the "
+        "request's Host header. Unset: built from the request (for local use).",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values accepted (JSON list); others get 400. Empty: any.",
+    )
     log_level: str = Field("info", description="Log level for the service and uvicorn.")
     access_log: bool = Field(
         False,
@@ -121,6 +132,16 @@ class Settings(BaseSettings):
         if not value.is_dir():
             raise ValueError(f"data directory {value} does not exist")
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("public_base_url must be an absolute http(s) URL without a query")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("map_default_tiles")
     @classmethod

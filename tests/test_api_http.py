@@ -318,3 +318,47 @@ def test_readiness_fails_truthfully_when_search_breaks(settings, store):
         assert body["subsystems"]["store"]["checks"]["search"]["status"] == "failing"
         assert body["subsystems"]["store"]["checks"]["items"]["status"] == "ok"
         assert broken.get("/livez").status_code == 200
+
+
+def test_public_base_url_wins_over_the_host_header(settings, store):
+    """Behind a TLS proxy every absolute URL must be the public https one, whatever Host says."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    public = settings.model_copy(update={"public_base_url": "https://atlas.example.org/fa/"})
+    with TestClient(create_app(public, store=store)) as proxied:
+        links = proxied.get("/", headers={"host": "evil.example"}).json()["links"]
+        assert links and all(link["href"].startswith("https://atlas.example.org/fa/")
+                             for link in links)
+        page = proxied.get("/maps/frontier", headers={"host": "evil.example"}).text
+        assert "evil.example" not in page and "http://" not in page.split("<body")[0]
+        assert 'src="https://atlas.example.org/fa/static/' in page
+
+
+def test_allowed_hosts_refuse_others(settings, store):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    strict = settings.model_copy(update={"allowed_hosts": ["atlas.example.org"]})
+    with TestClient(create_app(strict, store=store)) as guarded:
+        assert guarded.get("/livez", headers={"host": "atlas.example.org"}).status_code == 200
+        refused = guarded.get("/livez", headers={"host": "evil.example"})
+        assert refused.status_code == 400 and "evil" not in refused.text
+
+
+@pytest.mark.parametrize(("path", "framable"), [
+    ("/maps/frontier", True), ("/collections?f=html", False), ("/api.html", False),
+    ("/nope?f=html", False),
+])  # fmt: skip
+def test_security_headers(client, path, framable):
+    response = client.get(path, headers={"accept": "text/html"})
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp
+    assert ("frame-ancestors 'none'" in csp) is not framable
+    assert ("x-frame-options" in response.headers) is not framable
+    json_answer = client.get("/borders/BY-RU")
+    assert json_answer.headers["x-content-type-options"] == "nosniff"

@@ -13,6 +13,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import brotli
 import orjson
@@ -356,3 +357,90 @@ class RequestLimitsMiddleware:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+class PublicOriginMiddleware:
+    """Makes every absolute URL the app builds use the configured public origin.
+
+    Links, script sources, og:image and oEmbed URLs come from the request's base
+    URL; behind a TLS proxy or with a hostile Host header that would be wrong or
+    dangerous. With a public base URL set, the scope's scheme, host and path
+    prefix are replaced by it before the app sees the request; with an allowed
+    hosts list, other Host headers get 400.
+    """
+
+    def __init__(self, app: ASGIApp, public_base_url: str | None = None,
+                 allowed_hosts: list[str] | None = None) -> None:  # fmt: skip
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts or []}
+        self.origin: tuple[str, bytes, str, int | None] | None = None
+        if public_base_url:
+            parts = urlsplit(public_base_url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            self.origin = (parts.scheme, parts.netloc.encode("latin-1"),
+                           parts.path.rstrip("/"), port)  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the Host header, then rewrite the origin the app sees."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.allowed:
+            host = Headers(scope=scope).get("host", "").lower()
+            if host not in self.allowed:
+                body = orjson.dumps({"type": "about:blank", "title": "Host not allowed",
+                                     "status": 400, "code": "InvalidParameterValue",
+                                     "detail": "This service does not answer for that host."})
+                await send({"type": "http.response.start", "status": 400, "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        if self.origin is not None:
+            scheme, netloc, prefix, port = self.origin
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", netloc)]
+            scope = {**scope, "scheme": scheme, "headers": headers, "root_path": prefix,
+                     "server": (netloc.decode("latin-1").split(":")[0], port)}
+        await self.app(scope, receive, send)
+
+
+#: Pages meant to be embedded in other sites' articles (map pages, not their snippets).
+EMBEDDABLE_PREFIXES = ("/maps/", "/static/")
+
+
+class SecurityHeadersMiddleware:
+    """nosniff and a referrer policy on every response; on HTML, a Content-Security-Policy
+    that keeps scripts, styles and frames to this origin and says who may frame the page:
+    anyone for map pages (they are made to be embedded), nobody for the rest."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Add the headers to the response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        embeddable = path.startswith(EMBEDDABLE_PREFIXES) and not path.endswith("/embed")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["x-content-type-options"] = "nosniff"
+                headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
+                if headers.get("content-type", "").startswith("text/html"):
+                    # Map pages are made to be framed by any article, including a CMS
+                    # preview in a srcdoc or about:blank frame, which ``frame-ancestors *``
+                    # would refuse: for them the directive is left out on purpose.
+                    ancestors = "" if embeddable else "; frame-ancestors 'none'"
+                    headers.setdefault("content-security-policy", (
+                        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                        "style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+                        "connect-src 'self'; frame-src 'self'; object-src 'none'; "
+                        f"base-uri 'none'; form-action 'self'{ancestors}"))
+                    if not embeddable:
+                        headers.setdefault("x-frame-options", "DENY")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
