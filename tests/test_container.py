@@ -14,6 +14,7 @@ dependencies takes seconds, a cold one about 30 s.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -30,7 +31,8 @@ from tests.conftest import IN_CI, REPO
 
 WANT = os.environ.get("FRONTIER_ATLAS_TEST_CONTAINER", "")
 LOCAL_BASE = "localhost/frontier-atlas-base:bookworm-py311"
-IMAGE = "localhost/frontier-atlas:test"
+# One tag per checkout, so two worktrees testing at once do not run each other's image.
+IMAGE = f"localhost/frontier-atlas:test-{hashlib.sha1(str(REPO).encode()).hexdigest()[:8]}"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 CONTAINERS_CONF = """\
 [containers]
