@@ -2,8 +2,8 @@
 
 The run test builds the image with podman (no Docker engine here; see
 shared/notes/containers.md) and starts it with a read-only root filesystem on
-a port other than 8000, then checks /healthz, a PNG, the HEALTHCHECK, the user
-and the stop time. It needs root, podman and runc. The base image is
+a free loopback port (host network, HOST=127.0.0.1), then checks /healthz, a
+PNG, the HEALTHCHECK, the user and the stop time. It needs root, podman and runc. The base image is
 ``$FRONTIER_ATLAS_BASE_IMAGE`` if set, else a local Debian bookworm + Python
 base made once with debootstrap (about 90 s). After that a build with cached
 dependencies takes seconds, a cold one about 30 s.
@@ -149,17 +149,19 @@ def container(podman_env, image, record_property) -> Iterator[tuple[str, str]]:
     record_property("build_s", round(image["build_s"], 1))
     record_property("image_mb", round(image["size_mb"]))
     name = f"frontier-atlas-test-{os.getpid()}"
-    port, host_port = 8765, _free_port()  # not the default 8000, inside and out
+    port = _free_port()  # not the default 8000
     _run(["podman", "rm", "-f", name], podman_env, 60)
     run = _run(
         # As docker runs it: a read-only root and only the /tmp tmpfs the README asks for.
+        # Host network, bound to 127.0.0.1: test traffic stays on loopback, never on
+        # podman's bridge (private-range addresses).
         ["podman", "run", "-d", "--name", name, "--read-only", "--read-only-tmpfs=false",
-         "--tmpfs", "/tmp:rw,size=64m", "-e", f"PORT={port}",
-         "-p", f"127.0.0.1:{host_port}:{port}", IMAGE], podman_env, 120,
+         "--tmpfs", "/tmp:rw,size=64m", "--network", "host",
+         "-e", "HOST=127.0.0.1", "-e", f"PORT={port}", IMAGE], podman_env, 120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     try:
-        yield name, f"http://127.0.0.1:{host_port}"
+        yield name, f"http://127.0.0.1:{port}"
     finally:
         _run(["podman", "rm", "-f", "-t", "0", name], podman_env, 60)
 
@@ -189,7 +191,7 @@ def test_image_runs_read_only_on_the_configured_port(podman_env, container, imag
     logs = _run(["podman", "logs", name], podman_env, 30)
     assert "MPLCONFIGDIR" not in logs.stdout + logs.stderr, logs.stderr[-2000:]
 
-    # HEALTHCHECK probes PORT (8765 here): nothing listens on 8000 in the container.
+    # HEALTHCHECK probes PORT (a free port here, not the image's 8000).
     check = _run(["podman", "healthcheck", "run", name], podman_env, 60)
     assert check.returncode == 0, check.stdout + check.stderr
     whoami = _run(["podman", "exec", name, "id", "-u"], podman_env, 60)
