@@ -3,10 +3,10 @@
 The run test builds the image with podman (no Docker engine here; see
 shared/notes/containers.md) and starts it with a read-only root filesystem on
 a free loopback port (host network, HOST=127.0.0.1), then checks /healthz, a
-PNG, the HEALTHCHECK, the user and the stop time. It needs root, podman and runc. The base image is
-``$FRONTIER_ATLAS_BASE_IMAGE`` if set, else a local Debian bookworm + Python
-base made once with debootstrap (about 90 s). After that a build with cached
-dependencies takes seconds, a cold one about 30 s.
+PNG, the HEALTHCHECK, the user and the stop time. It needs root, podman and
+runc. The base image is ``$FRONTIER_ATLAS_BASE_IMAGE`` if set, else a local
+Debian bookworm + Python base made once with debootstrap (about 90 s). After
+that a code-only rebuild takes 5-10 s (dependencies cached), a cold one 30-60 s.
 
 ``FRONTIER_ATLAS_TEST_CONTAINER=1`` makes a missing podman a failure;
 ``=0`` skips the run test. Unset: run when podman is usable, else skip with the reason.
