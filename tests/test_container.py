@@ -206,3 +206,11 @@ def test_image_runs_read_only_on_the_configured_port(podman_env, container, imag
     assert stopped.returncode == 0, stopped.stderr
     assert stop_s < 3.0, f"SIGTERM to stopped took {stop_s:.1f} s (SIGKILL comes at 10 s)"
     print(f"image {image['size_mb']:.0f} MB, build {image['build_s']:.1f} s, stop {stop_s:.2f} s")
+
+
+def test_dependencies_are_installed_before_the_code_is_copied():
+    """A code change must reuse the cached dependency layer, not reinstall every wheel."""
+    text = (REPO / "Dockerfile").read_text()
+    install = text.index("pip install")
+    assert "COPY service/" not in text[:install] and "COPY . " not in text[:install]
+    assert text.index("COPY service/") > install
