@@ -3,9 +3,12 @@
 Issue 13: with no header-read deadline, a client that opens sockets and never
 finishes a request holds them for ever; 1,015 of them against the usual
 1,024-descriptor limit made every health probe fail, and a 50 MiB Host header
-was read into memory. The server runs here with a soft RLIMIT_NOFILE of 1,024
-(the Debian and systemd default), so the idle-socket test means what it says.
-Every loop is bounded in count and time, and every socket goes to 127.0.0.1.
+was read into memory. The server starts with a soft RLIMIT_NOFILE of 1,024 (the
+Debian and systemd default), as in the audit. Every loop is bounded in count and
+time, and every socket goes to 127.0.0.1. Against uvicorn (before issue 13) all
+but test_idle_keep_alive_connection_is_closed and
+test_ordinary_large_headers_still_served fail; those two guard against a fix
+that goes too far or loses what uvicorn already did.
 """
 
 from __future__ import annotations
@@ -55,10 +58,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     """``python -m service.cli serve`` on a free loopback port; yields (base URL, port)."""
     # The client side needs more than 1,024 descriptors for its idle sockets.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, IDLE_SOCKETS + 1024) if hard != resource.RLIM_INFINITY else IDLE_SOCKETS + 1024
-    if want < IDLE_SOCKETS + 256:
-        pytest.fail(f"RLIMIT_NOFILE hard limit {hard} is too low for {IDLE_SOCKETS} client sockets")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    want = IDLE_SOCKETS + 1024
+    if soft != resource.RLIM_INFINITY and soft < want:
+        raised_hard = hard if hard == resource.RLIM_INFINITY else max(hard, want)
+        try:  # root may raise the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, raised_hard))
+        except (ValueError, OSError) as exc:
+            pytest.fail(f"cannot raise RLIMIT_NOFILE to {want} for the client sockets: {exc}")
     port = _free_port()
     log_path: Path = tmp_path_factory.mktemp("abuse") / "server.log"
     env = {**os.environ, "FRONTIER_ATLAS_DATA_DIR": str(REPO / "geodata"), "HOST": "127.0.0.1",
@@ -177,7 +183,8 @@ def test_health_answers_with_thousands_of_idle_sockets(server):
             sock.connect_ex(("127.0.0.1", port))  # completes in the kernel; never sends a byte
             idle.append(sock)
         time.sleep(0.5)
-        # The server has 1,024 descriptors: it must shed idle sockets to answer at all.
+        # Started with 1,024 descriptors, uvicorn stopped answering here; granian raises
+        # its soft limit to the hard one itself. Either way the sockets must then close.
         started = time.monotonic()
         ok = False
         while time.monotonic() - started < 2 * CLOSE_WITHIN_S and not ok:
