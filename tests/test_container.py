@@ -136,10 +136,16 @@ def image(podman_env, tmp_path_factory) -> Iterator[dict[str, float]]:
            "--build-arg", f"BASE_IMAGE={base}", "-t", IMAGE]  # fmt: skip
     if HOST_CA.exists():  # pip reaches PyPI through this machine's CA; not kept in the image
         cmd += ["-v", f"{HOST_CA}:/run/host-ca.crt:ro", "--build-arg", "PIP_CERT=/run/host-ca.crt"]
+    previous = _run(["podman", "image", "inspect", IMAGE, "--format", "{{.Id}}"], podman_env, 60)
     started = time.monotonic()
     built = _run([*cmd, str(REPO)], podman_env, 900)
     build_s = time.monotonic() - started
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    if previous.returncode == 0:  # the last build of this checkout, now untagged: drop it
+        old_id = previous.stdout.strip()
+        new = _run(["podman", "image", "inspect", IMAGE, "--format", "{{.Id}}"], podman_env, 60)
+        if new.stdout.strip() != old_id:
+            _run(["podman", "rmi", old_id], podman_env, 120)
     size = _run(["podman", "image", "inspect", IMAGE, "--format", "{{.Size}}"], podman_env, 60)
     yield {"build_s": build_s, "size_mb": int(size.stdout.strip()) / 1e6}
 
