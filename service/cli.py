@@ -10,18 +10,30 @@ from service.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    # Granian, not uvicorn: uvicorn has no deadline for reading a request's headers,
+    # so idle and slow-header sockets were held for ever (issue 13).
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.server import Server
 
     settings = Settings()
-    uvicorn.run(
+    Server(
         "service.asgi:app",
-        host=args.host or settings.host,
+        address=args.host or settings.host,
         port=args.port or settings.port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
         workers=args.workers or settings.workers,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        proxy_headers=True,
-    )
+        websockets=False,
+        backlog=2048,
+        # Request line + headers must arrive within 5 s and fit in 64 KiB (else 431).
+        # HTTP/1 only: in "auto" mode granian first sniffs for an HTTP/2 preface with no
+        # deadline, so sockets that never send a byte stayed open; now they close at 5 s.
+        http1_settings=HTTP1Settings(header_read_timeout=5_000, max_buffer_size=64 * 1024),
+        log_level=settings.log_level if settings.log_level != "trace" else "debug",
+        log_access=settings.access_log,
+        respawn_failed_workers=True,
+    ).serve()
     return 0
 
 

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         validation_alias=AliasChoices("workers", "FRONTIER_ATLAS_WORKERS", "WORKERS"),
-        description="Number of uvicorn worker processes.",
+        description="Number of server worker processes.",
     )
     title: str = Field("Frontier Atlas", description="Service title on the landing page.")
     max_radius_km: float = Field(
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host header values accepted (JSON list); others get 400. Empty: any.",
     )
-    log_level: str = Field("info", description="Log level for the service and uvicorn.")
+    log_level: str = Field("info", description="Log level for the service and its server.")
     access_log: bool = Field(
         False,
         description="One log line per request (off by default, as in gunicorn: it costs "

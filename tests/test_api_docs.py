@@ -43,8 +43,10 @@ def test_dockerfile_passes_hadolint():
 
 def test_dockerfile_essentials():
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
-    assert text.startswith("#") and re.search(r"^ARG BASE_IMAGE=\S*python:3\.11\.\d+-slim", text,
-                                                flags=re.M)  # a pinned base
+    assert text.startswith("#")
+    # The base is pinned to a Python patch release and a Debian release; two stages.
+    assert re.search(r"^ARG BASE_IMAGE=\S*python:3\.11\.\d+-slim-bookworm", text, flags=re.M)
+    assert len(re.findall(r"^FROM \$\{BASE_IMAGE\}", text, flags=re.M)) == 2
     assert re.search(r"^USER \d+", text, flags=re.M)
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "EXPOSE 8000" in text

@@ -201,7 +201,9 @@ def zone(line: BaseGeometry, width_m: float, within: BaseGeometry | None = None)
             min(pad_south.west, pad_north.west), pad_south.south,
             max(pad_south.east, pad_north.east), pad_north.north,
         )  # fmt: skip
-        clip = to_metric(nearby, crs)
+        # Long straight edges in degrees (the data's cut lines, the clip box) are curves
+        # in metres: densify to 0.05 degrees so projecting them does not cut chords.
+        clip = to_metric(shapely.segmentize(nearby, 0.05), crs)
         if not clip.is_valid:
             # Rings that nearly touch in degrees can cross once projected; GEOS then
             # fails with "side location conflict". Repair keeps the area (no buffer(0)).

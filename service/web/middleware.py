@@ -321,8 +321,8 @@ class DataVersionMiddleware:
 
 #: Largest query string (414 beyond it) and largest single header / all headers (431).
 MAX_QUERY_BYTES = 8192
-MAX_HEADER_BYTES = 8192
-MAX_HEADERS_TOTAL_BYTES = 32768
+MAX_HEADER_BYTES = 32768
+MAX_HEADERS_TOTAL_BYTES = 65536
 
 
 class RequestLimitsMiddleware:
@@ -428,6 +428,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["x-content-type-options"] = "nosniff"
+                headers["server"] = ""  # granian sends no banner when the app sets it empty
                 headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
                 if headers.get("content-type", "").startswith("text/html"):
                     # Map pages are made to be framed by any article, including a CMS
