@@ -29,7 +29,7 @@ from service.web.middleware import (
 )
 from service.web.openapi import to_openapi_30
 from service.web.params import reject_unknown_params
-from service.web.problems import register_error_handlers
+from service.web.problems import UnexpectedErrorMiddleware, register_error_handlers
 from service.web.routes import borders, locate, meta, ogc, places
 from service.web.routes.maps import install as install_maps
 from service.web.routes.maps import start as start_maps
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
     for module in (ogc, borders, places, locate, meta):
         app.include_router(module.router)
     install_maps(app)  # /maps/…, /oembed, /static; maps on f=html collection pages
+    app.add_middleware(UnexpectedErrorMiddleware)  # innermost: a 500 gets every header below
     app.add_middleware(
         HttpCachingMiddleware,
         max_age=settings.cache_max_age,

@@ -154,6 +154,12 @@ def test_unexpected_exception_is_a_generic_500(raising_client, caplog):
     assert body["code"] == "NoApplicableCode"
     assert "hunter2" not in response.text and "Traceback" not in response.text
     assert "hunter2" in caplog.text  # logged with its traceback for the operator
+    # Still a proper answer: cross-origin readable, never cached, connection closed.
+    cors = raising_client.get("/crash", headers={"origin": "https://news.example"})
+    assert cors.headers["access-control-allow-origin"] == "*"
+    assert cors.headers["cache-control"] == "no-store"
+    assert cors.headers["connection"] == "close"
+    assert cors.headers["x-content-type-options"] == "nosniff"
 
 
 XSS = "<script>alert(1)</script>"

@@ -106,7 +106,40 @@ def _render(request: Request, error: AtlasError, status: int | None = None) -> R
     response = problem_response(request, problem_document(request, error))
     if status is not None:
         response.status_code = status
+    if response.status_code >= 500:
+        # Never cached anywhere; the connection may be in a bad state: close it.
+        response.headers["cache-control"] = "no-store"
+        response.headers["connection"] = "close"
     return response
+
+
+class UnexpectedErrorMiddleware:
+    """Turns an unexpected exception into the generic 500 problem *inside* the other
+    middleware, so that the answer still gets CORS, security and caching headers
+    (Starlette's own last-resort handler sits outside all of them)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the app; on an exception before the response started, send the 500."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected_error(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 async def _atlas_error(request: Request, exc: Exception) -> Response:
