@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+
+from pydantic import ValidationError
 
 from service.maps.cli import add_map_command
 from service.settings import Settings
@@ -17,6 +20,10 @@ def _serve(args: argparse.Namespace) -> int:
     from granian.server import Server
 
     settings = Settings()
+    problem = _store_problem(settings)
+    if problem:  # one clear line, not a traceback from every worker
+        print(f"frontier-atlas serve: cannot start: {problem}", file=sys.stderr)
+        return 2
     Server(
         "service.asgi:app",
         address=args.host or settings.host,
@@ -35,6 +42,24 @@ def _serve(args: argparse.Namespace) -> int:
         respawn_failed_workers=True,
     ).serve()
     return 0
+
+
+def _store_problem(settings: Settings) -> str | None:
+    """Open the store once (building the embedded file if needed): None, or what is wrong."""
+    import asyncio
+
+    from service.domain.errors import StoreError
+    from service.store import open_store
+
+    async def check() -> None:
+        store = await open_store(settings)
+        await store.close()
+
+    try:
+        asyncio.run(check())
+    except StoreError as exc:
+        return exc.detail
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +117,13 @@ def _load(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:  # a bad setting: say which, in one line per field
+        for err in exc.errors():
+            name = "FRONTIER_ATLAS_" + "_".join(str(p) for p in err["loc"]).upper()
+            print(f"frontier-atlas: {name}: {err['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

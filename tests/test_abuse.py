@@ -269,3 +269,24 @@ def test_ordinary_large_headers_still_served(server):
     base, _ = server
     response = httpx.get(f"{base}/healthz", headers={"Cookie": "c=" + "a" * 16_384}, timeout=10)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    (lambda d: (d / "borders.geojson").write_text('{"type":"FeatureCollection","features":[]}'),
+     "borders.geojson: has no features"),
+    (lambda d: (d / "places.geojson").write_text("{not json"), "places.geojson: not a GeoJSON"),
+    (lambda d: (d / "countries.geojson").unlink(), "missing countries.geojson"),
+])  # fmt: skip
+def test_corrupt_data_stops_start_up_with_one_clear_line(tmp_path, damage, words):
+    """The audit saw a 50-line traceback that never named the file."""
+    import shutil
+
+    data = tmp_path / "geodata"
+    shutil.copytree(REPO / "geodata", data, ignore=shutil.ignore_patterns("build", "*.py"))
+    damage(data)
+    env = {**os.environ, "FRONTIER_ATLAS_DATA_DIR": str(data), "PORT": str(_free_port())}
+    done = subprocess.run([sys.executable, "-m", "service.cli", "serve"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in done.stderr, done.stderr

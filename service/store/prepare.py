@@ -153,6 +153,18 @@ def _load(path: Path) -> list[dict[str, Any]]:
             raise TypeError("features is not a list")
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise StoreError(f"{path}: not a GeoJSON FeatureCollection ({exc})") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot be read ({exc.strerror})") from None
+    if path.stem in SMALL_COLLECTIONS and not features:
+        raise StoreError(f"{path}: has no features; the service needs its {path.stem}")
+    seen: set[str] = set()
+    for n, feature in enumerate(features):
+        if not isinstance(feature, dict) or "id" not in feature:
+            raise StoreError(f"{path}: feature {n} has no id")
+        fid = str(feature["id"])
+        if fid in seen:
+            raise StoreError(f"{path}: feature id {fid[:60]!r} appears twice")
+        seen.add(fid)
     return features
 
 
