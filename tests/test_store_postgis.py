@@ -8,6 +8,7 @@ Skips without PostgreSQL/PostGIS, fails in CI (see ``postgis_fixture``).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,10 +60,29 @@ class Pair:
     run: Any  # asyncio.Runner.run
 
 
+class LoopThread:
+    """An event loop in its own thread, with ``run(coro)`` like ``asyncio.Runner``: the
+    browser tests leave Playwright's loop running in the main thread, and the async pool
+    must stay on the loop it was made on."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=300)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as r:
-        yield r
+def runner() -> Iterator[LoopThread]:
+    r = LoopThread()
+    yield r
+    r.close()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +92,7 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stores(runner: asyncio.Runner, database: str,
+def stores(runner: LoopThread, database: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:  # fmt: skip
     path = tmp_path_factory.mktemp("embedded") / "atlas.sqlite"
     build_file(DATA, path)
@@ -314,7 +334,7 @@ def test_frontier_in_memory(stores: Pair) -> None:
         same(stores, "distances_to_borders", lon, lat)
 
 
-def test_broad_prefixes(runner: asyncio.Runner, database: str, tmp_path: Path,
+def test_broad_prefixes(runner: LoopThread, database: str, tmp_path: Path,
                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """With a lower threshold both builds precompute prefixes ("k", "s", ...); the stored
     first pages equal the live ranking and the embedded store's answers."""
@@ -402,7 +422,7 @@ def test_reload_is_atomic_and_idempotent(stores: Pair) -> None:
     assert stores.run(ensure_loaded(stores.url, DATA)) is False  # up to date: nothing to do
 
 
-def test_open_errors(runner: asyncio.Runner, database: str) -> None:
+def test_open_errors(runner: LoopThread, database: str) -> None:
     with pytest.raises(StoreError, match="unreachable") as exc:
         runner.run(PostgisStore.open("postgresql://someone:secret@127.0.0.1:1/nothing"))
     assert "secret" not in str(exc.value) and "\n" not in exc.value.detail
@@ -424,7 +444,7 @@ def test_redact(url: str, shown: str) -> None:
 
 
 
-def test_ensure_loaded_and_layout(runner: asyncio.Runner, database: str) -> None:
+def test_ensure_loaded_and_layout(runner: LoopThread, database: str) -> None:
     import psycopg
 
     assert runner.run(ensure_loaded(database, DATA, schema="ensure_test")) is True
