@@ -118,9 +118,14 @@ def _responses(op: dict[str, Any], path: str) -> None:
         entry["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA},
                             "text/html": {"schema": {"type": "string"}}}  # fmt: skip
     ok = responses.get("200", {}).get("content", {})
+    if ok and any(p.get("name") == "f" for p in op.get("parameters", [])):
+        ok.setdefault("text/html", {})
     for media, spec in ok.items():
         if media.startswith("text/") or media.startswith("image/"):
             spec["schema"] = {"type": "string"}
+        elif media.endswith("json") and spec.get("schema", {}).get("type") in ("string", None) \
+                and "$ref" not in spec.get("schema", {}):
+            spec["schema"] = {"type": "object"}  # a JSON document, not a string
 
 
 def _geojson(kind: str) -> dict[str, Any]:
