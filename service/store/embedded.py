@@ -350,8 +350,10 @@ class EmbeddedStore(FrontierQueries):
             params += [collection_id, name, filter_key(value)]
         if query.interval is not None:
             start, end = (iso(t) if t else None for t in query.interval)
-            where.append("EXISTS (SELECT 1 FROM span s WHERE s.fid = f.fid "
-                         "AND (? IS NULL OR s.start <= ?) AND (? IS NULL OR s.end > ?))")
+            # Features without dates are not ruled out by a datetime (they have no time).
+            where.append("(NOT EXISTS (SELECT 1 FROM span s WHERE s.fid = f.fid) OR "
+                         "EXISTS (SELECT 1 FROM span s WHERE s.fid = f.fid "
+                         "AND (? IS NULL OR s.start <= ?) AND (? IS NULL OR s.end > ?)))")
             params += [end, end, start, start]
         if query.ids is not None:
             where.append(f"f.id IN ({','.join('?' * len(query.ids))})")

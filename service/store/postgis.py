@@ -567,9 +567,11 @@ class PostgisStore(FrontierQueries):
         if query.interval is not None:
             # ISO strings compared bytewise, as the embedded store compares them.
             start, end = (iso(t) if t else None for t in query.interval)
-            where.append(f'EXISTS (SELECT 1 FROM {{s}}.span sp WHERE sp.fid = f.fid '
+            # Features without dates are not ruled out by a datetime (they have no time).
+            where.append(f'(NOT EXISTS (SELECT 1 FROM {{s}}.span sp WHERE sp.fid = f.fid) OR '
+                         f'EXISTS (SELECT 1 FROM {{s}}.span sp WHERE sp.fid = f.fid '
                          f'AND ({p(end)}::text IS NULL OR sp.start <= {p(end)}::text) '
-                         f'AND ({p(start)}::text IS NULL OR sp."end" > {p(start)}::text))')
+                         f'AND ({p(start)}::text IS NULL OR sp."end" > {p(start)}::text)))')
         if query.ids is not None:
             where.append(f"f.id = ANY({p(list(query.ids))}::text[])")
         dialect = PostgisDialect(p)
