@@ -29,12 +29,12 @@ def _links(doc):
 def test_LandingPage_validateLandingPage_link_types_are_exact(client, path):
     """Link ``type`` values compared as parameter sets: no ``charset`` on text/html."""
     doc = client.get(path).json()
-    for link in _links(doc) + [l for c in doc.get("collections", []) for l in c["links"]]:
+    for link in _links(doc) + [x for c in doc.get("collections", []) for x in c["links"]]:
         assert link.get("type") in EXACT_TYPES, link
 
 
 def test_LandingPage_validateLandingPage_has_required_links(client):
-    rels = {l["rel"] for l in client.get("/").json()["links"]}
+    rels = {x["rel"] for x in client.get("/").json()["links"]}
     assert {"self", "service-desc", "conformance", "data"} <= rels
 
 
@@ -103,7 +103,7 @@ def test_FeaturesLimit_validateFeaturesWithLimitOperation_next_on_every_page_but
     while url:
         doc = client.get(url).json()
         pages += 1
-        nxt = [l["href"] for l in doc["links"] if l["rel"] == "next"]
+        nxt = [x["href"] for x in doc["links"] if x["rel"] == "next"]
         last = pages * 5 >= matched
         assert bool(nxt) is not last
         url = nxt[0] if nxt else None

@@ -221,10 +221,10 @@ class HttpCachingMiddleware:
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
             headers["etag"] = etag
         headers.setdefault("cache-control", f"public, max-age={self.max_age}")
-        encoded, final = self._encode(headers, body, request_headers, etag)
-        fresh = NO_MEMO_HEADER in final  # the body holds the time of the response
+        fresh = NO_MEMO_HEADER in headers  # the body holds the time of the response
         if fresh:
-            del final[NO_MEMO_HEADER]
+            del headers[NO_MEMO_HEADER]
+        encoded, final = self._encode(headers, body, request_headers, etag, cached=not fresh)
         if "no-store" not in headers.get("cache-control", "") and not fresh:
             self.memo.put(key, Memoised(final.raw, encoded, etag))  # /healthz changes
         if_none_match = request_headers.get("if-none-match")
@@ -235,7 +235,8 @@ class HttpCachingMiddleware:
         await send({"type": "http.response.body", "body": b"" if head else encoded})
 
     def _encode(
-        self, headers: MutableHeaders, body: bytes, request_headers: Headers, etag: str | None
+        self, headers: MutableHeaders, body: bytes, request_headers: Headers, etag: str | None,
+        cached: bool = True,
     ) -> tuple[bytes, MutableHeaders]:
         """The body in the coding the client takes, and the headers that say so."""
         headers = MutableHeaders(raw=list(headers.raw))
@@ -248,6 +249,8 @@ class HttpCachingMiddleware:
             and any(t in content_type for t in _COMPRESSIBLE)
         ):
             key = etag or hashlib.blake2b(body, digest_size=16).hexdigest()
+            if not cached:  # same ETag, new body (its timeStamp): compress afresh
+                key = hashlib.blake2b(body, digest_size=16).hexdigest()
             body = self.cache.get(key, encoding, body)
             headers["content-encoding"] = encoding
             if etag:
