@@ -165,7 +165,8 @@ def test_a_repeated_request_is_answered_from_the_memo_exactly_as_the_first(clien
     for etag in (base_etag, again.headers["etag"]):
         revalidate = client.get("/borders/BY-RU?simplify=1000",
                                 headers={"accept-encoding": encoding, "if-none-match": etag})
-        assert revalidate.status_code == 304
+        # 304 only for the ETag of the representation this client would get (its coding).
+        assert revalidate.status_code == (304 if etag == again.headers["etag"] else 200)
     head = client.head("/borders/BY-RU?simplify=1000", headers={"accept-encoding": encoding})
     assert head.status_code == 200 and head.content == b""
     assert head.headers["etag"] == again.headers["etag"]

@@ -284,3 +284,87 @@ def test_datetime_bounds_with_fractions_of_a_second(store):
     assert first in [f.properties["date"] for f in page.features]
     naive = run(store.items("events", ItemsQuery(interval=(None, day.replace(tzinfo=None)))))
     assert naive.matched == page.matched
+
+
+# ------------------------------------------------------------------ CQL2 filters, sortby, ids
+def _cql(text: str, cid: str = "places"):
+    from service.domain.collections import properties_of
+    from service.domain.expressions import parse_filter
+
+    return parse_filter(text, "cql2-text", properties_of(cid))
+
+
+def _like(value, pattern: str) -> bool:
+    import re
+
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return isinstance(value, str) and re.fullmatch(regex, value, flags=re.S) is not None
+
+
+@pytest.mark.parametrize(("text", "test"), [
+    ("kind = 'town'", lambda p: p.get("kind") == "town"),
+    ("kind <> 'town'", lambda p: p.get("kind") is not None and p.get("kind") != "town"),
+    ("population > 20000", lambda p: (p.get("population") or -1) > 20000),
+    ("population <= 1000 AND country = 'BY'",
+     lambda p: p.get("population") is not None and p["population"] <= 1000
+     and p.get("country") == "BY"),
+    ("kind = 'city' OR kind = 'capital'", lambda p: p.get("kind") in ("city", "capital")),
+    ("NOT (country = 'BY')", lambda p: p.get("country") is not None and p["country"] != "BY"),
+    ("name LIKE 'D%'", lambda p: _like(p.get("name"), "D%")),
+    ("name LIKE '%in'", lambda p: _like(p.get("name"), "%in")),
+    ("name LIKE 'd%'", lambda p: _like(p.get("name"), "d%")),  # case-sensitive
+    ("name LIKE '_ivin'", lambda p: _like(p.get("name"), "_ivin")),
+    ("country IN ('UA', 'PL')", lambda p: p.get("country") in ("UA", "PL")),
+    ("name_be IS NULL", lambda p: p.get("name_be") is None),
+    ("name_be IS NOT NULL", lambda p: p.get("name_be") is not None),
+    ("population BETWEEN 1000 AND 5000",
+     lambda p: p.get("population") is not None and 1000 <= p["population"] <= 5000),
+    ("near_belarus_frontier = true", lambda p: p.get("near_belarus_frontier") is True),
+])  # fmt: skip
+def test_cql2_filters_match_an_independent_evaluation(store, text, test):
+    expected = [f["id"] for f in _raw("places") if test(f["properties"])]
+    page = run(store.items("places", ItemsQuery(where=_cql(text), limit=10_000)))
+    assert [f.id for f in page.features] == expected and page.matched == len(expected)
+
+
+@pytest.mark.parametrize(("cid", "bounds"), [
+    ("places", (24.0, 51.5, 25.0, 52.5)),
+    ("countries", (24.0, 51.5, 25.0, 52.5)),
+    ("borders", (30.0, 52.0, 32.0, 54.0)),
+])
+def test_s_intersects_matches_shapely(store, cid, bounds):
+    shape = box(*bounds)
+    expected = [f["id"] for f in _raw(cid)
+                if f.get("geometry") and shapely.from_geojson(orjson.dumps(f["geometry"]))
+                .intersects(shape)]  # fmt: skip
+    text = "S_INTERSECTS(geometry, BBOX({}, {}, {}, {}))".format(*bounds)
+    page = run(store.items(cid, ItemsQuery(where=_cql(text, cid), limit=10_000)))
+    assert [f.id for f in page.features] == expected
+
+
+def test_sortby_orders_with_nulls_first_and_ties_in_data_order(store):
+    from service.domain.collections import properties_of
+    from service.domain.records import SortKey
+
+    props = {p.name: p for p in properties_of("places")}
+    raw = _raw("places")
+    order = list(range(len(raw)))
+    pop = [f["properties"].get("population") for f in raw]
+    ascending = sorted(order, key=lambda i: (pop[i] is not None, pop[i] or 0, i))
+    descending = sorted(order, key=lambda i: (pop[i] is None, -(pop[i] or 0), i))
+    for keys, expected in (((SortKey(props["population"]),), ascending),
+                           ((SortKey(props["population"], True),), descending)):
+        page = run(store.items("places", ItemsQuery(sortby=keys, limit=10_000)))
+        assert [f.id for f in page.features] == [raw[i]["id"] for i in expected]
+        part = run(store.items("places", ItemsQuery(sortby=keys, limit=3, offset=2)))
+        assert [f.id for f in part.features] == [raw[i]["id"] for i in expected[2:5]]
+    names = sorted(order, key=lambda i: (raw[i]["properties"]["name"].encode(), i))
+    page = run(store.items("places", ItemsQuery(sortby=(SortKey(props["name"]),), limit=10_000)))
+    assert [f.id for f in page.features] == [raw[i]["id"] for i in names]
+
+
+def test_ids_select_those_features_in_data_order(store):
+    raw = [f["id"] for f in _raw("places")]
+    wanted = (raw[5], raw[1], "no-such-place")
+    page = run(store.items("places", ItemsQuery(ids=wanted)))
+    assert [f.id for f in page.features] == [raw[1], raw[5]] and page.matched == 2

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from service.domain.expressions import Property
 from service.domain.records import Queryable
 
 #: The collections, in the order the API lists them; the first three are small and
@@ -52,6 +53,38 @@ QUERYABLES: dict[str, tuple[Queryable, ...]] = {
                   many=True),
     ),
 }  # fmt: skip
+
+
+def _props(*specs: str) -> tuple[Property, ...]:
+    """Properties from ``name:type`` specs (type string unless given)."""
+    out = []
+    for spec in specs:
+        name, _, kind = spec.partition(":")
+        out.append(Property(name, kind or "string"))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+_NAMES = ("name", "name_en", "name_ru", "name_be")
+#: The scalar properties of each collection that ``filter`` and ``sortby`` may name
+#: (OGC API – Features Part 3 queryables), with their JSON types.
+PROPERTIES: dict[str, tuple[Property, ...]] = {
+    "borders": _props(*_NAMES, "length_km:number", "cited_length_km:number", "cited_source",
+                      "clipped:boolean", "source", "rings:integer", "deviation_pct:number"),
+    "countries": _props("iso_a2", "iso_a3", "name", "name_local", "clipped:boolean", "source"),
+    "places": _props(*_NAMES, "name_local", "country", "population:integer", "kind",
+                     "near_belarus_frontier:boolean", "geonames_id:integer", "source"),
+    "crossings": _props(*_NAMES, "name_local", "border", "road", "kind", "status",
+                        "status_since", "who_may_cross", "precision_m:integer",
+                        "location_method"),
+    "events": _props("date", "end_date", "title_en", "source_url", "source_title"),
+}  # fmt: skip
+#: Collections whose features have no geometry (no spatial filter, no ``geometry`` queryable).
+WITHOUT_GEOMETRY = frozenset({"events"})
+
+
+def properties_of(collection_id: str) -> tuple[Property, ...]:
+    """The queryable (filterable, sortable) properties of a collection."""
+    return PROPERTIES.get(collection_id, ())
 
 
 def title_of(collection_id: str) -> tuple[str, str]:

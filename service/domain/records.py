@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from service.domain.expressions import Expression, Property
 from service.domain.geometry import BBox
 
 #: A closed interval of time (UTC); None is an open end.
@@ -78,14 +79,33 @@ class FeaturePage:
 
 
 @dataclass(frozen=True)
+class SortKey:
+    """One ``sortby`` key: a property, ascending unless *descending* (nulls sort first
+    ascending, last descending; ties keep data order)."""
+
+    prop: Property
+    descending: bool = False
+
+
+@dataclass(frozen=True)
 class ItemsQuery:
-    """The items of a collection: bbox (CRS84), equality filters, datetime, one page."""
+    """The items of a collection: bbox (CRS84), equality filters, datetime, a CQL2
+    expression, ids, an order (data order when empty), one page."""
 
     bbox: BBox | None = None
     filters: Mapping[str, Any] = field(default_factory=dict)
     interval: Interval | None = None
     limit: int = 100
     offset: int = 0
+    where: Expression | None = None
+    ids: tuple[str, ...] | None = None
+    sortby: tuple[SortKey, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        """True when nothing narrows or reorders the collection (a plain page)."""
+        return (self.bbox is None and not self.filters and self.interval is None
+                and self.where is None and self.ids is None and not self.sortby)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ prefixes precomputed.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -22,9 +23,10 @@ from typing import Any
 
 import numpy as np
 import orjson
+import shapely
 
 from service.domain import geometry
-from service.domain.collections import QUERYABLES, filter_key, iso
+from service.domain.collections import QUERYABLES, SMALL_COLLECTIONS, filter_key, iso
 from service.domain.errors import (
     CollectionNotFoundError,
     FeatureNotFoundError,
@@ -44,6 +46,7 @@ from service.domain.records import (
 from service.domain.search import normalise, skeleton
 from service.store.base import FrontierQueries, build_frontier
 from service.store.prepare import PreparedData, fingerprint, prepare
+from service.store.sql_filters import SQLiteDialect, where_sql
 
 logger = logging.getLogger("service.store.embedded")
 
@@ -221,6 +224,14 @@ def ensure_file(data_dir: Path, path: Path) -> bool:
 
 
 # ------------------------------------------------------------------ reading
+@functools.lru_cache(maxsize=64)
+def _prepared(wkb: bytes) -> Any:
+    """A filter shape from its WKB, prepared for repeated intersection tests."""
+    shape = shapely.from_wkb(wkb)
+    shapely.prepare(shape)
+    return shape
+
+
 def _bbox_sql(bbox: BBox) -> tuple[str, list[float]]:
     """SQL (on alias f) and parameters: R*Tree candidates, points checked exactly."""
     clauses, params = [], []
@@ -246,6 +257,8 @@ class EmbeddedStore(FrontierQueries):
             self.db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True,
                                       check_same_thread=False)  # fmt: skip
             self.db.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
+            self.db.create_function("atlas_intersects", 6, self._intersects,
+                                    deterministic=True)  # fmt: skip
             meta = dict(self.db.execute("SELECT key, value FROM meta"))
             self._collections = self._read_collections()
             small = {cid: list(self.db.execute(
@@ -317,9 +330,10 @@ class EmbeddedStore(FrontierQueries):
         return self._features(collection_id, [row])[0]
 
     async def items(self, collection_id: str, query: ItemsQuery) -> FeaturePage:
-        """A page of the features matching bbox, filters and datetime, in data order."""
+        """A page of the features matching bbox, filters, datetime, expression and ids, in
+        data order or sorted by ``query.sortby``."""
         meta, points, base = self._meta(collection_id)
-        if query.bbox is None and not query.filters and query.interval is None:
+        if query.everything:
             rows = self.db.execute(
                 "SELECT id, body, lon, lat FROM feature WHERE fid >= ? AND fid < ? ORDER BY fid",
                 (base + query.offset, base + min(query.offset + query.limit, meta.count)),
@@ -336,23 +350,46 @@ class EmbeddedStore(FrontierQueries):
             params += [collection_id, name, filter_key(value)]
         if query.interval is not None:
             start, end = (iso(t) if t else None for t in query.interval)
-            where.append("EXISTS (SELECT 1 FROM span s WHERE s.fid = f.fid "
-                         "AND (? IS NULL OR s.start <= ?) AND (? IS NULL OR s.end > ?))")
+            # Features without dates are not ruled out by a datetime (they have no time).
+            where.append("(NOT EXISTS (SELECT 1 FROM span s WHERE s.fid = f.fid) OR "
+                         "EXISTS (SELECT 1 FROM span s WHERE s.fid = f.fid "
+                         "AND (? IS NULL OR s.start <= ?) AND (? IS NULL OR s.end > ?)))")
             params += [end, end, start, start]
+        if query.ids is not None:
+            where.append(f"f.id IN ({','.join('?' * len(query.ids))})")
+            params += list(query.ids)
+        extra: list[Any] = []
+        dialect = SQLiteDialect(lambda value: extra.append(value) or "?")
+        if query.where is not None:
+            where.append(where_sql(query.where, dialect))
+        order = ", ".join([*(dialect.order(k) for k in query.sortby), "f.fid"])
+        params += extra
         sql = f"SELECT f.id, f.body, f.lon, f.lat FROM feature f WHERE {' AND '.join(where)}"
         if query.bbox is not None and not points and collection_id in (
             "borders", "countries", "crossings"):
             # Lines and polygons: the R*Tree finds candidates, their shapes decide.
-            rows = self.db.execute(sql + " ORDER BY f.fid", params).fetchall()
+            rows = self.db.execute(sql + " ORDER BY " + order, params).fetchall()
             parts = geometry.bbox_parts(query.bbox)
             layer = getattr(self.frontier, collection_id)
             rows = [r for r in rows if any(layer[r[0]].geometry.intersects(p) for p in parts)]
             page = rows[query.offset: query.offset + query.limit]
             return FeaturePage(len(rows), self._features(collection_id, page))
         matched = self.db.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
-        rows = self.db.execute(sql + " ORDER BY f.fid LIMIT ? OFFSET ?",
+        rows = self.db.execute(sql + f" ORDER BY {order} LIMIT ? OFFSET ?",
                                [*params, query.limit, query.offset])  # fmt: skip
         return FeaturePage(matched, self._features(collection_id, rows))
+
+    def _intersects(self, wkb: bytes, coll: str, fid: str, lon: float | None,
+                    lat: float | None, body: bytes) -> int:  # fmt: skip
+        """``atlas_intersects``: the feature's exact geometry intersects the WKB shape."""
+        shape = _prepared(wkb)
+        if lon is not None:
+            return int(shapely.intersects_xy(shape, lon, lat))
+        layer = getattr(self.frontier, coll, None) if coll in SMALL_COLLECTIONS else None
+        if layer is not None and fid in layer:
+            return int(shape.intersects(layer[fid].geometry))
+        geom = orjson.loads(body).get("geometry")
+        return int(bool(geom) and shape.intersects(shapely.from_geojson(orjson.dumps(geom))))
 
     # ------------------------------------------------------------ places
     def _name_hits(self, q: str) -> list[tuple[int, int]] | None:

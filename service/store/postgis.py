@@ -54,6 +54,7 @@ from service.domain.search import normalise, skeleton
 from service.store import embedded
 from service.store.base import FrontierQueries, build_frontier
 from service.store.prepare import PreparedData, fingerprint, prepare
+from service.store.sql_filters import PostgisDialect, where_sql
 
 logger = logging.getLogger("service.store.postgis")
 
@@ -547,9 +548,10 @@ class PostgisStore(FrontierQueries):
             collection_id, (r[1:] for r in rows if r[1] is not None)))
 
     async def items(self, collection_id: str, query: ItemsQuery) -> FeaturePage:
-        """A page of the features matching bbox, filters and datetime, in data order."""
+        """A page of the features matching bbox, filters, datetime, expression and ids, in
+        data order or sorted by ``query.sortby``."""
         meta, _, base = self._meta(collection_id)
-        if query.bbox is None and not query.filters and query.interval is None:
+        if query.everything:
             rows = await self._rows(
                 "SELECT id, body, lon, lat FROM {s}.feature WHERE fid >= %s AND fid < %s "
                 "ORDER BY fid", (base + query.offset,
@@ -565,12 +567,22 @@ class PostgisStore(FrontierQueries):
         if query.interval is not None:
             # ISO strings compared bytewise, as the embedded store compares them.
             start, end = (iso(t) if t else None for t in query.interval)
-            where.append(f'EXISTS (SELECT 1 FROM {{s}}.span sp WHERE sp.fid = f.fid '
+            # Features without dates are not ruled out by a datetime (they have no time).
+            where.append(f'(NOT EXISTS (SELECT 1 FROM {{s}}.span sp WHERE sp.fid = f.fid) OR '
+                         f'EXISTS (SELECT 1 FROM {{s}}.span sp WHERE sp.fid = f.fid '
                          f'AND ({p(end)}::text IS NULL OR sp.start <= {p(end)}::text) '
-                         f'AND ({p(start)}::text IS NULL OR sp."end" > {p(start)}::text))')
+                         f'AND ({p(start)}::text IS NULL OR sp."end" > {p(start)}::text)))')
+        if query.ids is not None:
+            where.append(f"f.id = ANY({p(list(query.ids))}::text[])")
+        dialect = PostgisDialect(p)
+        if query.where is not None:
+            where.append(where_sql(query.where, dialect))
+        keys = [f"{dialect.prop(k.prop)} AS s{i}" for i, k in enumerate(query.sortby)]
+        order = ", ".join([*(f"s{i} {'DESC NULLS LAST' if k.descending else 'ASC NULLS FIRST'}"
+                             for i, k in enumerate(query.sortby)), "fid"])  # fmt: skip
         return await self._page(
-            f"SELECT f.fid FROM {{s}}.feature f WHERE {' AND '.join(where)}", "fid",
-            p, query.limit, query.offset, collection_id)
+            f"SELECT {', '.join(['f.fid', *keys])} FROM {{s}}.feature f "
+            f"WHERE {' AND '.join(where)}", order, p, query.limit, query.offset, collection_id)
 
     # ------------------------------------------------------------ places
     async def _by_fids(self, fids: Sequence[int]) -> list[Feature]:

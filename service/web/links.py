@@ -6,7 +6,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from service.web.responses import GEOJSON, HTML, JSON
+from service.web.responses import GEOJSON, JSON
+from service.web.responses import HTML_TYPE as HTML
 
 
 def href(request: Request, path: str, **params: Any) -> str:
@@ -56,3 +57,16 @@ def page_links(
         prev = url.include_query_params(offset=max(0, offset - limit), limit=limit)
         items.append(link(str(prev), "prev", GEOJSON, "Previous page"))
     return items
+
+
+def link_header(links: list[dict]) -> str:
+    """The links as an HTTP ``Link`` header (RFC 8288)."""
+    parts = []
+    for item in links:
+        attrs = [f'rel="{item["rel"]}"']
+        if item.get("type"):
+            attrs.append(f'type="{item["type"]}"')
+        if item.get("title"):
+            attrs.append('title="' + item["title"].replace('"', "'") + '"')
+        parts.append(f"<{item['href']}>; " + "; ".join(attrs))
+    return ", ".join(parts)

@@ -20,8 +20,11 @@ import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.web.responses import prefers_html, quality_list
+from service.web.responses import quality_list
 
+#: A response header (removed here) by which a route says its body must not be replayed
+#: from the memo, such as a FeatureCollection whose ``timeStamp`` is the response time.
+NO_MEMO_HEADER = "x-atlas-no-memo"
 _COMPRESSIBLE = ("json", "html", "text/", "javascript", "xml", "svg")
 
 
@@ -35,13 +38,14 @@ def choose_encoding(accept_encoding: str) -> str | None:
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
-    base = etag.strip('"')
+    """If-None-Match against the ETag of the representation this client would get (weak
+    comparison, RFC 9110 13.1.2): another content coding's ETag does not match."""
+    base = etag.removeprefix("W/").strip('"')
     for tag in if_none_match.split(","):
         tag = tag.strip()
         if tag == "*":
             return True
-        tag = tag.removeprefix("W/").strip('"')
-        if tag in (base, f"{base}-br", f"{base}-gzip"):
+        if tag.removeprefix("W/").strip('"') == base:
             return True
     return False
 
@@ -144,7 +148,7 @@ class ResponseMemo:
 
 def _memo_key(scope: Scope, headers: Headers) -> tuple[Any, ...]:
     return (scope.get("scheme"), headers.get("host"), scope.get("root_path", ""), scope["path"],
-            scope.get("query_string", b""), prefers_html(headers.get("accept", "")),
+            scope.get("query_string", b""), headers.get("accept", ""),
             choose_encoding(headers.get("accept-encoding", "")))
 
 
@@ -210,7 +214,8 @@ class HttpCachingMiddleware:
         head: bool,
     ) -> None:
         if_none_match = request_headers.get("if-none-match")
-        if if_none_match and _matches(if_none_match, hit.etag):
+        if if_none_match and _matches(if_none_match,
+                                      Headers(raw=hit.raw_headers).get("etag", hit.etag)):
             await self._not_modified(send, MutableHeaders(raw=list(hit.raw_headers)))
             return
         await send({"type": "http.response.start", "status": 200, "headers": hit.raw_headers})
@@ -247,18 +252,22 @@ class HttpCachingMiddleware:
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
             headers["etag"] = etag
         headers.setdefault("cache-control", f"public, max-age={self.max_age}")
-        encoded, final = self._encode(headers, body, request_headers, etag)
-        if "no-store" not in headers.get("cache-control", ""):  # /healthz changes over time
-            self.memo.put(key, Memoised(final.raw, encoded, etag))
+        fresh = NO_MEMO_HEADER in headers  # the body holds the time of the response
+        if fresh:
+            del headers[NO_MEMO_HEADER]
+        encoded, final = self._encode(headers, body, request_headers, etag, cached=not fresh)
+        if "no-store" not in headers.get("cache-control", "") and not fresh:
+            self.memo.put(key, Memoised(final.raw, encoded, etag))  # /healthz changes
         if_none_match = request_headers.get("if-none-match")
-        if if_none_match and _matches(if_none_match, etag):
+        if if_none_match and _matches(if_none_match, final["etag"]):
             await self._not_modified(send, final)
             return
         await send({"type": "http.response.start", "status": status, "headers": final.raw})
         await send({"type": "http.response.body", "body": b"" if head else encoded})
 
     def _encode(
-        self, headers: MutableHeaders, body: bytes, request_headers: Headers, etag: str | None
+        self, headers: MutableHeaders, body: bytes, request_headers: Headers, etag: str | None,
+        cached: bool = True,
     ) -> tuple[bytes, MutableHeaders]:
         """The body in the coding the client takes, and the headers that say so."""
         headers = MutableHeaders(raw=list(headers.raw))
@@ -271,6 +280,8 @@ class HttpCachingMiddleware:
             and any(t in content_type for t in _COMPRESSIBLE)
         ):
             key = etag or hashlib.blake2b(body, digest_size=16).hexdigest()
+            if not cached:  # same ETag, new body (its timeStamp): compress afresh
+                key = hashlib.blake2b(body, digest_size=16).hexdigest()
             body = self.cache.get(key, encoding, body)
             headers["content-encoding"] = encoding
             if etag:

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from service.domain import crs
 from service.domain.errors import BorderNotFoundError, InvalidParameterError
+from service.domain.expressions import Property
 from service.domain.geometry import BBox
-from service.domain.records import Interval, Queryable
+from service.domain.records import Interval, Queryable, SortKey
 from service.domain.values import parse_bool
 from service.settings import Settings
 from service.store.base import FeatureStore
 from service.web.problems import UnknownParameterError
-from service.web.responses import Format, negotiate
+from service.web.responses import Format, ItemsFormat, negotiate, negotiate_items
 
 #: Query parameters accepted everywhere (the representation switch).
 COMMON_PARAMS = frozenset({"f"})
@@ -106,8 +109,8 @@ def _float(name: str, text: str) -> float:
     return value
 
 
-def parse_bbox(text: str) -> BBox:
-    """``west,south,east,north`` (or 6 numbers with heights) in CRS84 degrees."""
+def parse_bbox_numbers(text: str) -> list[float]:
+    """4 numbers (lower corner, upper corner) or 6 (with heights, which are dropped)."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) not in (4, 6):
         raise InvalidParameterError(
@@ -116,6 +119,17 @@ def parse_bbox(text: str) -> BBox:
     values = [_float("bbox", p) for p in parts]
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
+    return values
+
+
+def parse_bbox(text: str, bbox_crs: str = crs.CRS84) -> BBox:
+    """``west,south,east,north`` (or 6 numbers with heights) in CRS84 degrees, or the
+    corners of a box in *bbox_crs* (its axis order), as the CRS84 box containing it."""
+    values = parse_bbox_numbers(text)
+    if bbox_crs == crs.EPSG4326:
+        values = [values[1], values[0], values[3], values[2]]  # lat,lon -> lon,lat
+    elif bbox_crs != crs.CRS84:
+        return crs.bbox_to_crs84(values, bbox_crs)
     west, south, east, north = values
     if not (-180 <= west <= 180 and -180 <= east <= 180):
         raise InvalidParameterError("bbox longitudes must be within -180..180.")
@@ -131,17 +145,43 @@ async def get_bbox(
     bbox: Annotated[
         str | None,
         Query(
-            description="west,south,east,north in CRS84 degrees (west > east crosses "
-            "the antimeridian); 6 numbers with heights are accepted.",
+            description="Only features that intersect the box: lower left corner, upper "
+            "right corner (4 numbers, or 6 with heights), in CRS84 longitude/latitude "
+            "degrees unless `bbox-crs` names another CRS; west > east crosses the "
+            "antimeridian.",
             examples=["23.0,51.0,33.0,56.5"],
         ),
     ] = None,
+    bbox_crs: Annotated[
+        str | None,
+        Query(
+            alias="bbox-crs",
+            description="CRS of `bbox` (a URI from the collection's `crs` list); "
+            "default CRS84.",
+        ),
+    ] = None,
 ) -> BBox | None:
-    """The bbox parameter, parsed."""
-    return None if bbox is None else parse_bbox(bbox)
+    """The bbox parameter, parsed (and brought to CRS84)."""
+    uri = crs.CRS84 if bbox_crs is None else crs.parse_crs(bbox_crs, "bbox-crs")
+    return None if bbox is None else parse_bbox(bbox, uri)
 
 
 BBoxDep = Annotated[BBox | None, Depends(get_bbox)]
+
+
+async def get_crs(
+    crs_: Annotated[
+        str | None,
+        Query(alias="crs", description="CRS of the coordinates in the response (a URI from "
+              "the collection's `crs` list; default CRS84). EPSG:4326 is latitude, "
+              "longitude; EPSG:3035 northing, easting."),
+    ] = None,
+) -> str:
+    """The response CRS (a supported URI)."""
+    return crs.CRS84 if crs_ is None else crs.parse_crs(crs_, "crs")
+
+
+CrsDep = Annotated[str, Depends(get_crs)]
 
 
 async def get_limit(
@@ -265,3 +305,91 @@ def parse_filters(store: FeatureStore, queryables: Iterable[Queryable],
         else:
             filters[name] = text
     return filters
+
+
+async def get_items_format(
+    request: Request,
+    f: Annotated[
+        str | None,
+        Query(description="Representation: json (GeoJSON, default), html, csv, ndjson "
+              "(newline-delimited GeoJSON) or geojsonseq (RFC 8142); else the Accept header."),
+    ] = None,
+) -> ItemsFormat:
+    """json, html, csv, ndjson or seq, from ``f`` or the Accept header."""
+    return negotiate_items(request)
+
+
+ItemsFormatDep = Annotated[ItemsFormat, Depends(get_items_format)]
+
+
+def split_list(text: str, name: str) -> tuple[str, ...]:
+    """A comma-separated list without empty items (400 when it is empty)."""
+    items = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not items:
+        raise InvalidParameterError(f"{name} must list at least one value.")
+    return items
+
+
+def parse_sortby(text: str, properties: Iterable[Property]) -> tuple[SortKey, ...]:
+    """``sortby=+name,-population``: properties (ascending unless prefixed with -)."""
+    by_name = {p.name: p for p in properties}
+    keys = []
+    for item in split_list(text, "sortby"):
+        descending = item.startswith("-")
+        name = item.lstrip("+-").strip()
+        if name.lower().endswith((" desc", " asc")):  # sortby=name DESC (OGC API Records)
+            name, _, direction = name.rpartition(" ")
+            descending = direction.lower() == "desc"
+        if name not in by_name:
+            raise InvalidParameterError(
+                f"sortby: {name!r} is not sortable here; sortable: {', '.join(by_name)}.")
+        keys.append(SortKey(by_name[name], descending))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class ItemsOptions:
+    """The items parameters beyond Part 1: filter, sortby, properties, skipGeometry, ids."""
+
+    filter: str | None
+    filter_lang: str
+    filter_crs: str | None
+    sortby: str | None
+    properties: tuple[str, ...] | None
+    skip_geometry: bool
+    ids: tuple[str, ...] | None
+
+
+async def get_items_options(
+    filter_: Annotated[str | None, Query(
+        alias="filter", description="A CQL2 filter (Basic CQL2: comparisons, AND/OR/NOT, "
+        "LIKE, IN, BETWEEN, IS NULL; S_INTERSECTS with the geometry) on the collection's "
+        "queryables, e.g. `kind = 'town' AND population > 5000`.")] = None,
+    filter_lang: Annotated[Literal["cql2-text", "cql2-json"], Query(
+        alias="filter-lang", description="Language of `filter`.")] = "cql2-text",
+    filter_crs: Annotated[str | None, Query(
+        alias="filter-crs", description="CRS of geometries in `filter`: CRS84 only.")] = None,
+    sortby: Annotated[str | None, Query(
+        description="Comma-separated queryables, each ascending or with - descending "
+        "(`-population,name`); ties keep data order.")] = None,
+    properties: Annotated[str | None, Query(
+        description="Comma-separated properties to keep in each feature.")] = None,
+    skip_geometry: Annotated[str | None, Query(
+        alias="skipGeometry", description="true: features without their geometry.")] = None,
+    ids: Annotated[str | None, Query(
+        description="Comma-separated feature ids: only those features.")] = None,
+) -> ItemsOptions:
+    """The extended items parameters, checked for form (their meaning needs the collection)."""
+    if filter_crs is not None and crs.parse_crs(filter_crs, "filter-crs") != crs.CRS84:
+        raise InvalidParameterError("filter-crs: only CRS84 is supported.")
+    return ItemsOptions(
+        filter=filter_, filter_lang=filter_lang, filter_crs=filter_crs, sortby=sortby,
+        properties=None if properties is None else tuple(
+            p.strip() for p in properties.split(",") if p.strip()),
+        skip_geometry=False if skip_geometry is None else parse_bool("skipGeometry",
+                                                                    skip_geometry),
+        ids=None if ids is None else split_list(ids, "ids"),
+    )  # fmt: skip
+
+
+ItemsOptionsDep = Annotated[ItemsOptions, Depends(get_items_options)]

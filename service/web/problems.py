@@ -24,6 +24,7 @@ from service.domain.errors import (
     PlaceNotFoundError,
     StoreError,
 )
+from service.web.responses import NotAcceptableError
 
 logger = logging.getLogger("service.web.problems")
 
@@ -63,6 +64,8 @@ PROBLEMS: dict[type[AtlasError], Problem] = {
     FeatureNotFoundError: Problem(404, "NotFound", "Feature not found", "feature-not-found"),
     BorderNotFoundError: Problem(404, "NotFound", "Border not found", "border-not-found"),
     PlaceNotFoundError: Problem(404, "NotFound", "Place not found", "place-not-found"),
+    NotAcceptableError: Problem(406, "InvalidParameterValue", "Not acceptable",
+                                "not-acceptable"),
     MethodNotAllowedError: Problem(405, "InvalidRequest", "Method not allowed",
                                    "method-not-allowed"),
     StoreError: Problem(503, "NoApplicableCode", "Data store unavailable", "store-unavailable"),
@@ -181,6 +184,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     response = _render(request, error, exc.status_code)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:  # the caching middleware answers HEAD wherever GET works
+        allowed = [m.strip() for m in response.headers.get("allow", "GET").split(",")]
+        response.headers["allow"] = ", ".join(allowed + ["HEAD"] * ("HEAD" not in allowed))
     return response
 
 

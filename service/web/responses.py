@@ -8,16 +8,28 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from service.domain.errors import InvalidParameterError
+from service.domain.errors import AtlasError, InvalidParameterError
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 HTML = "text/html; charset=utf-8"
+#: Link ``type`` values carry no parameters (the OGC suite compares them exactly).
+HTML_TYPE = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+CSV = "text/csv; charset=utf-8"
+CSV_TYPE = "text/csv"
+GEOJSON_SEQ = "application/geo+json-seq"
+NDJSON = "application/x-ndjson"
 
 Format = Literal["json", "html"]
+ItemsFormat = Literal["json", "html", "csv", "ndjson", "seq"]
 _F_VALUES: dict[str, Format] = {"json": "json", "geojson": "json", "html": "html"}
+_ITEMS_F_VALUES: dict[str, ItemsFormat] = {**_F_VALUES, "csv": "csv", "ndjson": "ndjson",
+                                           "geojsonseq": "seq"}  # fmt: skip
+#: The ``f`` values each kind of resource takes (for errors and the OpenAPI enums).
+F_VALUES = tuple(_F_VALUES)
+ITEMS_F_VALUES = tuple(_ITEMS_F_VALUES)
 
 
 class JSONResponse(Response):
@@ -90,22 +102,71 @@ def prefers_html(accept: str) -> bool:
     return q_html == q_json and q_html > 0 and first == "html"
 
 
+class NotAcceptableError(AtlasError):
+    """The Accept header names no representation this resource has."""
+
+
+def _accepts(accept: str, media: tuple[str, ...]) -> bool:
+    """True when *accept* (an Accept header) takes one of *media* (or JSON of any kind)."""
+    for item, q in quality_list(accept):
+        if q <= 0:
+            continue
+        if item in ("*/*", "application/*") or item.endswith("json") or item in media:
+            return True
+        if item.endswith("/*") and any(m.startswith(item[:-1]) for m in media):
+            return True
+    return False
+
+
 def negotiate(request: Request) -> Format:
-    """``f=json|html`` if given (else 400), otherwise the Accept header; JSON by default."""
+    """``f=json|html`` if given (else 400), otherwise the Accept header; JSON by default;
+    406 when the Accept header takes neither."""
     f = request.query_params.get("f")
     if f is not None:
         try:
             return _F_VALUES[f.lower()]
         except KeyError:
             raise InvalidParameterError("f must be json or html.") from None
-    return "html" if prefers_html(request.headers.get("accept", "")) else "json"
+    accept = request.headers.get("accept", "")
+    if accept.strip() and not _accepts(accept, ("text/html", "application/xhtml+xml")):
+        raise NotAcceptableError(
+            f"Cannot produce any of {accept[:100]!r} here: JSON or HTML (f=json, f=html).")
+    return "html" if prefers_html(accept) else "json"
+
+
+def negotiate_items(request: Request) -> ItemsFormat:
+    """Like ``negotiate``, with CSV (``f=csv``, ``text/csv``) and newline-delimited GeoJSON
+    (``f=ndjson``, ``application/geo+json-seq``, ``application/x-ndjson``) as well."""
+    f = request.query_params.get("f")
+    if f is not None:
+        try:
+            return _ITEMS_F_VALUES[f.lower()]
+        except KeyError:
+            raise InvalidParameterError(
+                f"f must be one of {', '.join(ITEMS_F_VALUES)}.") from None
+    accept = request.headers.get("accept", "")
+    best: tuple[float, int, ItemsFormat] | None = None
+    for rank, (media, q) in enumerate(quality_list(accept)):
+        fmt: ItemsFormat | None = {
+            "text/csv": "csv", GEOJSON_SEQ: "seq", NDJSON: "ndjson",
+        }.get(media)  # type: ignore[assignment]
+        if fmt is not None and q > 0 and (best is None or q > best[0]):
+            best = (q, rank, fmt)
+    if best is not None and not _accepts(accept, ("text/html", "application/xhtml+xml")):
+        return best[2]
+    if best is not None:
+        generic = negotiate(request)
+        q_generic = max((q for m, q in quality_list(accept)
+                         if m.endswith("json") or m in ("text/html", "*/*")), default=0.0)
+        return best[2] if best[0] > q_generic else generic
+    return negotiate(request)
 
 
 def negotiate_quietly(request: Request) -> Format:
     """Like ``negotiate`` but never raises (for rendering errors)."""
     try:
         return negotiate(request)
-    except InvalidParameterError:
+    except (InvalidParameterError, NotAcceptableError):
         return "json"
 
 

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from service.web.models import Health
 from service.web.params import FormatDep, StoreDep
-from service.web.responses import JSONResponse, OpenAPIResponse, document_response
+from service.web.responses import HTMLResponse, JSONResponse, OpenAPIResponse, document_response
 
 router = APIRouter(tags=["Service"])
 
@@ -21,7 +21,8 @@ async def api(request: Request, fmt: FormatDep) -> Response:
     return OpenAPIResponse(doc)
 
 
-@router.get("/api.html", summary="API documentation (HTML)", include_in_schema=True)
+@router.get("/api.html", summary="API documentation (HTML)", include_in_schema=True,
+            response_class=HTMLResponse)
 async def api_html(request: Request) -> Response:
     """Human-readable documentation of every endpoint and problem type, served locally."""
     return document_response(request, "html", "api", request.app.state.openapi_30())
