@@ -857,7 +857,8 @@ def russian_name(country: str, name: str, alternates: Iterable[str],
                and (_letters(c) & NOT_UKRAINIAN or NOT_UKRAINIAN_FORM.search(c.lower()))]
     if country == "RU":  # GeoNames names Russian places by the Russian form, romanised
         spelled = [c for c in cands if normalized_name(name) in
-                   {normalized_name(romanize_russian(c)), normalized_name(transliterate(c))}]
+                   {normalized_name(romanize_russian(c)), normalized_name(transliterate(c)),
+                    normalized_name(romanize_russian(c.replace("ий", "ый")))}]
         if spelled:
             return _closest([c for c in spelled if c in certain] or spelled, name)
     if certain:  # of a pair Сосновый / Сасновый keep the Russian-side spelling
