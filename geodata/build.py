@@ -734,12 +734,33 @@ def local_name(country: str, name: str, alternates: Iterable[str]) -> str:
 RUSSIAN_ONLY = set("ищъИЩЪ")
 BELARUSIAN_ONLY = set("іўІЎ")
 UKRAINIAN_ONLY = set("їєґЇЄҐ")
+#: The alphabets, lower case (names are compared lower-cased; space, hyphen, dot
+#: and brackets are allowed in all three).
+RUSSIAN_ALPHABET = set("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+BELARUSIAN_ALPHABET = set("абвгдеёжзйклмнопрстуўфхцчшыьэюяі'’")
+NAME_PUNCTUATION = set(" -.()")
+#: Letters Ukrainian never writes (ы, э, ё, ъ): a form with one is not Ukrainian.
+NOT_UKRAINIAN = set("ыэёъ")
+#: Belarusian never writes a soft т, д or р: it writes ц, дз and a hard р
+#: (Віцебск, not Витебск; Мазыр, not Мозырь). Nor в after a vowel before a
+#: consonant or at a word's end (ў: Рагачоў, not Рогачів).
+#: Nor чь, a soft sign before a vowel (Залесье: Belarusian doubles, Залессе), nor the
+#: adjective endings -ый, -ий (Новый: Belarusian Новы).
+NOT_BELARUSIAN = re.compile(
+    r"[тдр][ьеёюяиі]|[аеёиоуыэюяі]в(?![аеёиоуыэюяіь])|чь|ь[еяюё]|[ыи]й\b")
+#: Ukrainian writes no soft sign before е, я, ю (Залісся, сім'я).
+NOT_UKRAINIAN_FORM = re.compile(r"ь[еяю]")
+#: Ukrainian endings and spellings: -ськ/-цьк, an apostrophe, -ів at a word's end.
+UKRAINIAN_FORM = re.compile(r"(ськ|цьк|ів)(\b|$)|['’ʼ]")
+
+
+def _letters(text: str) -> set[str]:
+    return set(text.lower()) - NAME_PUNCTUATION
 
 
 def _cyrillic_candidates(alternates: Iterable[str]) -> list[str]:
     return sorted({a for a in alternates if CYRILLIC.match(a) and not a.isdigit()
-                   and not set(a) & NOT_BY_RU_UA and not set(a) & UKRAINIAN_ONLY
-                   and not a.endswith(("ськ", "цьк"))})
+                   and not set(a) & NOT_BY_RU_UA})
 
 
 def _closest(candidates: list[str], latin: str) -> str:
@@ -747,42 +768,161 @@ def _closest(candidates: list[str], latin: str) -> str:
         -round(difflib.SequenceMatcher(None, transliterate(c), latin.lower()).ratio(), 6), c))
 
 
-def russian_name(country: str, name: str, alternates: Iterable[str]) -> str | None:
+#: Russian spelling never writes ы, я, ю after ж, ш, ч, щ (жи, ши, чу, ща): a form
+#: with жы/шы/чы is Belarusian in Russian letters (Калинкавичы), not Russian.
+#: Nor ъ before a consonant or at the end (Bulgarian: Мстиславъл).
+NOT_RUSSIAN = re.compile(r"[жшчщ][ыяю]|ъ(?![еёюя])")
+
+
+def could_be_russian(form: str) -> bool:
+    """Russian letters only; no Ukrainian ending or apostrophe; no чы/шы/жы."""
+    low = form.lower()
+    return (_letters(form) <= RUSSIAN_ALPHABET and not UKRAINIAN_FORM.search(low)
+            and not NOT_RUSSIAN.search(low))
+
+
+def could_be_belarusian(form: str) -> bool:
+    """Belarusian letters only; no soft т/д/р, no в for ў, no Ukrainian ending."""
+    low = form.lower()
+    return (_letters(form) <= BELARUSIAN_ALPHABET and not NOT_BELARUSIAN.search(low)
+            and not re.search(r"(ськ|цьк)(\b|$)", low))
+
+
+#: Consonants always hard in Belarusian: after them Belarusian ы answers Russian и
+#: (Рэчыца / Речица), so that pair says nothing of Ukrainian.
+HARD_IN_BELARUSIAN = set("чшжцр")
+
+
+def _ukrainian_for(form: str, belarusian: str | None) -> bool:
+    """True where ``form`` writes и where the Belarusian form writes ы, as Ukrainian
+    does (Мазыр → Мозир), and has no ы/э/ё/ъ of its own."""
+    if not belarusian or _letters(form) & NOT_UKRAINIAN:
+        return False
+    matcher = difflib.SequenceMatcher(None, belarusian.lower(), form.lower())
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        be_part, prev = belarusian.lower()[i1:i2], belarusian.lower()[i1 - 1:i1]
+        if (op == "replace" and "ы" in be_part and "и" in form.lower()[j1:j2]
+                and not (be_part.startswith("ы") and prev in HARD_IN_BELARUSIAN)):
+            return True
+    return False
+
+
+#: Letter pairs (Russian, Belarusian) where Belarusian spelling writes what it
+#: hears: akanye (Новополоцк / Наваполацк), yakanye (Сенно / Сянно), hard
+#: consonants before э (Зельва / Зэльва), ы for и after hard consonants.
+RU_BE_PAIRS = {("о", "а"), ("е", "я"), ("е", "э"), ("ё", "а"), ("у", "ы")}
+
+
+def russian_side(a: str, b: str) -> int:
+    """+1 where ``a`` is the Russian and ``b`` the Belarusian spelling of one name
+    (every letter that differs is a pair of RU_BE_PAIRS, or an ending such as
+    -ое / -ае), -1 the other way round, 0 where the letters do not say."""
+    a_low, b_low = a.lower(), b.lower()
+    if len(a_low) != len(b_low):
+        return 0
+    diffs = [(x, y) for x, y in zip(a_low, b_low, strict=True) if x != y]
+    if diffs and all(d in RU_BE_PAIRS for d in diffs):
+        return 1
+    if diffs and all((y, x) in RU_BE_PAIRS for x, y in diffs):
+        return -1
+    return 0
+
+
+def russian_name(country: str, name: str, alternates: Iterable[str],
+                 belarusian: str | None = None) -> str | None:
     """The Russian form among GeoNames' untagged alternate names, or None.
 
-    Never a form with Belarusian-only (і, ў) or Ukrainian-only letters. For
-    Belarus, where the Belarusian form usually lacks those letters too, a
-    form with a Russian-only letter (и, щ, ъ) is preferred, then any form
-    other than the Belarusian one; a single candidate is the name in both
-    languages (Гомель). Ties go to the form closest to the GeoNames name.
+    GeoNames lists a place's Russian, Belarusian and Ukrainian forms without
+    saying which is which, so a form is taken as Russian only where its letters
+    leave no doubt:
+
+    1. a form that cannot be Belarusian (и, щ, ъ, a soft т/д/р, в for ў) nor
+       Ukrainian (ы, э, ё, ъ), in Russian letters: Мозырь, Витебск, Речица
+       (ц: Belarusian Рэчыца) — the one closest to the GeoNames name;
+    2. else, of the forms in Russian letters that are not the Belarusian form
+       and not Ukrainian-looking (-ськ, -ів, an apostrophe, и where the
+       Belarusian form has ы), exactly one distinct form: Гомель, Орша;
+    For Russia, first a form whose romanisation is GeoNames' own name (Tula → Тула);
+    for Belarus, of a pair such as Новогрудок / Навагрудак the Belarusian-side
+    spelling (akanye, yakanye: ``russian_side``) is dropped.
+
+    3. else None — two or more forms could each be the Russian one, and no
+       letter tells them apart. ``curated/local_names.csv`` then gives the
+       sourced form (a ru.wikipedia article title), or the name stays null.
     """
-    cands = [c for c in _cyrillic_candidates(alternates) if not set(c) & BELARUSIAN_ONLY]
+    cands = [c for c in _cyrillic_candidates(alternates) if could_be_russian(c)]
     if not cands:
         return None
-    if country == "BY":
-        be = belarusian_name(country, name, alternates)
-        marked = [c for c in cands if set(c) & RUSSIAN_ONLY]
-        others = [c for c in cands if c != be]
-        cands = marked or others or cands
-    return _closest(cands, name)
+    certain = [c for c in cands if not could_be_belarusian(c)
+               and (_letters(c) & NOT_UKRAINIAN or NOT_UKRAINIAN_FORM.search(c.lower()))]
+    if country == "RU":  # GeoNames names Russian places by the Russian form, romanised
+        spelled = [c for c in cands if normalized_name(name) in
+                   {normalized_name(romanize_russian(c)), normalized_name(transliterate(c)),
+                    normalized_name(romanize_russian(c.replace("ий", "ый")))}]
+        if spelled:
+            return _closest([c for c in spelled if c in certain] or spelled, name)
+    if certain:  # of a pair Сосновый / Сасновый keep the Russian-side spelling
+        certain = [c for c in certain
+                   if not any(russian_side(o, c) == 1 for o in certain)] or certain
+        return _closest(certain, name)
+    rest = sorted({c for c in cands if c != belarusian and not _ukrainian_for(c, belarusian)})
+    if len(rest) > 1 and country == "BY":  # drop the Belarusian-side spelling (Навагрудак)
+        rest = [c for c in rest if not any(russian_side(o, c) == 1 for o in rest)]
+    if len(rest) == 1:
+        return rest[0]
+    if not rest and belarusian in cands and country == "BY":
+        return belarusian  # one spelling in both languages (Гомель, Орша)
+    return None
+    certain = [c for c in cands if not could_be_belarusian(c)
+               and (_letters(c) & NOT_UKRAINIAN or NOT_UKRAINIAN_FORM.search(c.lower()))]
+    if certain:  # of a pair Сосновый / Сасновый keep the Russian-side spelling
+        certain = [c for c in certain
+                   if not any(russian_side(o, c) == 1 for o in certain)] or certain
+        return _closest(certain, name)
+    rest = sorted({c for c in cands if c != belarusian and not _ukrainian_for(c, belarusian)})
+    if len(rest) > 1:  # drop the Belarusian-side spelling of a pair (Навагрудак)
+        rest = [c for c in rest if not any(russian_side(o, c) == 1 for o in rest)]
+    if len(rest) == 1:
+        return rest[0]
+    if country == "RU":  # GeoNames spells Russian places in the Russian form, romanised
+        spelled = [c for c in rest if normalized_name(name) in
+                   {normalized_name(romanize_russian(c)), normalized_name(transliterate(c))}]
+        if len(spelled) == 1:
+            return spelled[0]
+    if not rest and belarusian in cands and country != "BY":
+        return None
+    if not rest and belarusian in cands:
+        return belarusian  # one spelling in both languages (Гомель, Орша)
+    return None
 
 
 def belarusian_name(country: str, name: str, alternates: Iterable[str],
                     russian: str | None = None) -> str | None:
     """The Belarusian form among GeoNames' alternate names, or None.
 
-    Never a form with Russian-only letters (и, щ, ъ) or Ukrainian-only ones.
-    A form with і or ў is preferred; outside Belarus, a form without them
-    counts only when it differs from the Russian form (Смаленск, not Смоленск).
+    Only a form in Belarusian letters (no и, щ, ъ, ї, є, ґ), with no soft т/д/р,
+    no в where Belarusian writes ў, no -ськ/-цьк. Preferred: a form with і or ў
+    (closest to the GeoNames name). Else, in Belarus, a single remaining form
+    (Гомель, Орша, Мазыр; two such forms: None, since akanye cannot be told from the
+    letters — Ашмяны or Ошмяны); outside Belarus a form without і/ў counts only when
+    it is the akanye/yakanye counterpart of the Russian form (Смаленск for Смоленск;
+    not the Kalmyk Туло for Тула). Else None.
     """
-    cands = [c for c in _cyrillic_candidates(alternates) if not set(c) & RUSSIAN_ONLY]
+    cands = [c for c in _cyrillic_candidates(alternates) if could_be_belarusian(c)]
     marked = [c for c in cands if set(c) & BELARUSIAN_ONLY]
     if marked:
         return _closest(marked, name)
-    if country != "BY":
-        cands = [c for c in cands if russian is None or c != russian]
-        if russian is None:
-            return None
+    if country == "BY":  # one spelling only, or the one the spelling rules mark
+        if len(set(cands)) == 1:
+            return cands[0]
+        others = [c for c in _cyrillic_candidates(alternates) if could_be_russian(c)]
+        belarusian_side = sorted({b for b in cands
+                                  if any(russian_side(a, b) == 1 for a in others)
+                                  and not any(russian_side(b, a) == 1 for a in others)})
+        return belarusian_side[0] if len(belarusian_side) == 1 else None
+    if russian is None:
+        return None
+    cands = [c for c in cands if russian_side(russian, c) == 1]  # Смоленск → Смаленск
     return _closest(cands, name) if cands else None
 
 
@@ -871,8 +1011,15 @@ def place_names(country: str, geonames_name: str, alternates: list[str],
     spelling become alternate names. Elsewhere the GeoNames name is kept.
     ``curated/local_names.csv`` overrides any of these.
     """
-    ru = russian_name(country, geonames_name, alternates)
-    be = belarusian_name(country, geonames_name, alternates, ru)
+    if country == "BY":
+        be = belarusian_name(country, geonames_name, alternates)
+        ru = russian_name(country, geonames_name, alternates, be)
+    else:
+        marked = [c for c in _cyrillic_candidates(alternates)
+                  if could_be_belarusian(c) and set(c) & BELARUSIAN_ONLY]
+        hint = _closest(marked, geonames_name) if marked else None
+        ru = russian_name(country, geonames_name, alternates, hint)
+        be = belarusian_name(country, geonames_name, alternates, ru)
     if override:
         ru = override.get("name_ru") or ru
         be = override.get("name_be") or be
@@ -1232,7 +1379,9 @@ def build_crossings(
                 "name": f"{row['name_by_en']}–{row['name_other_en']}",
                 "name_en": f"{row['name_by_en']}–{row['name_other_en']}",
                 "name_ru": f"{row['name_by_ru']}–{row['name_other_ru']}",
-                "name_be": f"{row['name_by_local']}–{row['name_other_be']}",
+                # null where a side has no sourced Belarusian form (no letter rule)
+                "name_be": (f"{row['name_by_local']}–{row['name_other_be']}"
+                            if row["name_other_be"] else None),
                 "name_local": f"{row['name_by_local']}–{row['name_other_local']}",
                 "name_by": row["name_by_en"], "name_by_local": row["name_by_local"],
                 "name_other": row["name_other_en"], "name_other_local": row["name_other_local"],

@@ -522,7 +522,7 @@ MIRROR_DOMAINS = ("wikiwand", "perceptio", "russianwiki", "wiki7", "friendlywiki
                   "wiki-org", "kiwix", "kampuspedia", "blogen.wiki", "hmong", "wikisort",
                   "theinfolist", "cloudfrontnetl", "its4test", "nuuanu", "clateway",
                   "uncensored-wiki", "iiab.me", "enwikipedia.net", "pinocchiopedia",
-                  "indexmundi", "PRODUCT.md", "product brief")
+                  "indexmundi", "breakinglatest", "PRODUCT.md", "product brief")
 
 
 def _strings(value):
