@@ -368,3 +368,12 @@ def test_ids_select_those_features_in_data_order(store):
     wanted = (raw[5], raw[1], "no-such-place")
     page = run(store.items("places", ItemsQuery(ids=wanted)))
     assert [f.id for f in page.features] == [raw[1], raw[5]] and page.matched == 2
+
+
+def test_ids_from_earlier_data_still_find_the_feature(store):
+    raw = next(f for f in _raw("places") if f["properties"].get("former_ids"))
+    old = raw["properties"]["former_ids"][0]
+    assert run(store.place(old)).id == raw["id"]
+    assert run(store.feature("places", old)).id == raw["id"]
+    with pytest.raises(FeatureNotFoundError):
+        run(store.feature("crossings", old))

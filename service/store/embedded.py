@@ -72,6 +72,8 @@ CREATE TABLE name(kind INTEGER NOT NULL, key TEXT NOT NULL, fid INTEGER NOT NULL
   weight INTEGER NOT NULL, PRIMARY KEY(kind, key, fid)) WITHOUT ROWID;
 CREATE TABLE broad_prefix(kind INTEGER NOT NULL, key TEXT NOT NULL, matched INTEGER NOT NULL,
   fids BLOB NOT NULL, PRIMARY KEY(kind, key)) WITHOUT ROWID;
+CREATE TABLE alias(coll TEXT NOT NULL, old_id TEXT NOT NULL, fid INTEGER NOT NULL,
+  PRIMARY KEY(coll, old_id)) WITHOUT ROWID;
 CREATE TABLE border_level(border TEXT NOT NULL, simplify_m REAL NOT NULL, body BLOB NOT NULL,
   PRIMARY KEY(border, simplify_m)) WITHOUT ROWID;
 CREATE TABLE country_code(iso_a3 TEXT PRIMARY KEY, iso_a2 TEXT NOT NULL, name TEXT NOT NULL)
@@ -125,6 +127,9 @@ def write_file(data: PreparedData, path: Path) -> None:
                             for f in col.features for name, value in f.filters))  # fmt: skip
             db.executemany("INSERT INTO span VALUES (?,?,?)",
                            ((base + f.idx, a, b) for f in col.features for a, b in f.spans))
+            db.executemany("INSERT OR IGNORE INTO alias VALUES (?,?,?)",
+                           ((col.id, old, base + f.idx)
+                            for f in col.features for old in f.former_ids))  # fmt: skip
             db.executemany("INSERT INTO name VALUES (?,?,?,?)",
                            ((kind, key, base + f.idx, weight)
                             for f in col.features for kind, key, weight in f.names))  # fmt: skip
@@ -313,15 +318,24 @@ class EmbeddedStore(FrontierQueries):
         """One collection, or CollectionNotFoundError."""
         return self._meta(collection_id)[0]
 
+    def _by_id(self, collection_id: str, feature_id: str) -> Sequence[Any] | None:
+        """The row of a feature by its id, or by an id it had in earlier data."""
+        row = self.db.execute("SELECT id, body, lon, lat FROM feature WHERE coll = ? AND id = ?",
+                              (collection_id, feature_id)).fetchone()  # fmt: skip
+        if row is None:
+            row = self.db.execute(
+                "SELECT f.id, f.body, f.lon, f.lat FROM alias a JOIN feature f ON f.fid = a.fid "
+                "WHERE a.coll = ? AND a.old_id = ?", (collection_id, feature_id)).fetchone()
+        return row
+
     def _features(self, collection_id: str, rows: Iterable[Sequence[Any]]) -> list[Feature]:
         return [Feature(collection_id, fid, body, (lon, lat) if lon is not None else None)
                 for fid, body, lon, lat in rows]  # fmt: skip
 
     async def feature(self, collection_id: str, feature_id: str) -> Feature:
-        """One feature by id, or FeatureNotFoundError."""
+        """One feature by id (or an id it had before), or FeatureNotFoundError."""
         meta, _, _ = self._meta(collection_id)
-        row = self.db.execute("SELECT id, body, lon, lat FROM feature WHERE coll = ? AND id = ?",
-                              (collection_id, feature_id)).fetchone()  # fmt: skip
+        row = self._by_id(collection_id, feature_id)
         if row is None:
             raise FeatureNotFoundError(
                 f"No feature with id {feature_id!r} in collection {collection_id!r}; it has "
@@ -465,10 +479,8 @@ class EmbeddedStore(FrontierQueries):
         return FeaturePage(len(order), features, dists if query.near is not None else [])
 
     async def place(self, place_id: str) -> Feature:
-        """A place by id, or PlaceNotFoundError with a hint."""
-        row = self.db.execute(
-            "SELECT id, body, lon, lat FROM feature WHERE coll = 'places' AND id = ?",
-            (place_id,)).fetchone()  # fmt: skip
+        """A place by id (or an id it had before), or PlaceNotFoundError with a hint."""
+        row = self._by_id("places", place_id)
         if row is not None:
             return self._features("places", [row])[0]
         hits = (self._name_hits(place_id) or [])[:3]

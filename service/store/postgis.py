@@ -69,7 +69,7 @@ CONNECT_TIMEOUT_S = 5
 #: server's approximate pre-ranking and the exact geodesic ranking disagree.
 NEAR_SPARE = 16
 #: The table layout this module reads; a schema loaded with another one must be reloaded.
-LAYOUT = "1"
+LAYOUT = "2"
 
 _SCHEMA = """
 CREATE TABLE {s}.meta(key text PRIMARY KEY, value text NOT NULL);
@@ -89,6 +89,8 @@ CREATE TABLE {s}.name(kind smallint NOT NULL, key text COLLATE "C" NOT NULL, fid
   weight smallint NOT NULL);
 CREATE TABLE {s}.broad_prefix(kind smallint NOT NULL, key text COLLATE "C" NOT NULL,
   matched int NOT NULL, fids bigint[] NOT NULL, PRIMARY KEY(kind, key));
+CREATE TABLE {s}.alias(coll text NOT NULL, old_id text NOT NULL, fid bigint NOT NULL,
+  PRIMARY KEY(coll, old_id));
 CREATE TABLE {s}.border_level(border text NOT NULL, simplify_m float8 NOT NULL,
   body bytea NOT NULL, PRIMARY KEY(border, simplify_m));
 CREATE TABLE {s}.country_code(iso_a3 text COLLATE "C" PRIMARY KEY, iso_a2 text NOT NULL,
@@ -104,6 +106,12 @@ ALTER TABLE {s}.filter ADD PRIMARY KEY (coll, name, value, fid);
 CREATE INDEX ON {s}.span(fid);
 ALTER TABLE {s}.name ADD PRIMARY KEY (kind, key, fid) INCLUDE (weight);
 """
+
+
+#: A feature by its id, or by an id it had in earlier data (one statement).
+_BY_ID = ("(SELECT id, body, lon, lat FROM {s}.feature WHERE coll = %s AND id = %s) UNION ALL "
+          "(SELECT f.id, f.body, f.lon, f.lat FROM {s}.alias a JOIN {s}.feature f "
+          "ON f.fid = a.fid WHERE a.coll = %s AND a.old_id = %s) LIMIT 1")
 
 
 def _hits_sql(n: str, n_end: str, k: str, k_end: str) -> str:
@@ -216,7 +224,7 @@ async def _write(conn: psycopg.AsyncConnection[Any], data: PreparedData, s: sql.
         await cur.execute(sql.SQL("CREATE SCHEMA {s}").format(s=s))
         await cur.execute(sql.SQL(_SCHEMA).format(s=s))
         base = 0
-        collections, spans, filters, names, features = [], [], [], [], []
+        collections, spans, filters, names, features, aliases = [], [], [], [], [], []
         for ord_, col in enumerate(data.collections.values()):
             t_start, t_end = col.temporal or (None, None)
             exact = col.id in SMALL_COLLECTIONS and not col.points
@@ -232,9 +240,11 @@ async def _write(conn: psycopg.AsyncConnection[Any], data: PreparedData, s: sql.
                 spans += [(fid, a, b) for a, b in f.spans]
                 filters += [(col.id, n, v, fid) for n, v in set(f.filters)]
                 names += [(kind, key, fid, weight) for kind, key, weight in f.names]
+                aliases += [(col.id, old, fid) for old in f.former_ids]
             base += len(col.features)
         for table, rows in (("collection", collections), ("feature", features),
                             ("span", spans), ("filter", filters), ("name", names),
+                            ("alias", list(dict((r[:2], r) for r in aliases).values())),
                             ("border_level", data.border_levels),
                             ("country_code", data.country_codes)):  # fmt: skip
             await _copy(cur, sql.SQL("COPY {s}.{t} FROM STDIN").format(
@@ -522,8 +532,7 @@ class PostgisStore(FrontierQueries):
     async def feature(self, collection_id: str, feature_id: str) -> Feature:
         """One feature by id, or FeatureNotFoundError."""
         meta, _, _ = self._meta(collection_id)
-        rows = await self._rows("SELECT id, body, lon, lat FROM {s}.feature "
-                                "WHERE coll = %s AND id = %s", (collection_id, feature_id))
+        rows = await self._rows(_BY_ID, (collection_id, feature_id, collection_id, feature_id))
         if not rows:
             raise FeatureNotFoundError(
                 f"No feature with id {feature_id!r} in collection {collection_id!r}; it has "
@@ -698,8 +707,7 @@ class PostgisStore(FrontierQueries):
 
     async def place(self, place_id: str) -> Feature:
         """A place by id, or PlaceNotFoundError with a hint."""
-        rows = await self._rows("SELECT id, body, lon, lat FROM {s}.feature "
-                                "WHERE coll = 'places' AND id = %s", (place_id,))
+        rows = await self._rows(_BY_ID, ("places", place_id, "places", place_id))
         if rows:
             return self._features("places", rows)[0]
         keys = _search_params(place_id)

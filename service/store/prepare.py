@@ -39,7 +39,7 @@ from service.domain.search import normalise, skeleton
 logger = logging.getLogger("service.store.prepare")
 
 #: Bumped when the prepared rows change shape, so that older built files are rebuilt.
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 #: Border levels of detail (metres) prepared for every border.
 SIMPLIFY_LEVELS_M = (100.0, 1_000.0, 5_000.0)
 
@@ -58,6 +58,7 @@ class PreparedFeature:
     spans: list[tuple[str, str]]
     filters: list[tuple[str, str]]
     names: list[tuple[int, str, int]]  # (0 exact | 1 skeleton, key, weight)
+    former_ids: list[str] = field(default_factory=list)  # ids it had in earlier data
 
 
 @dataclass
@@ -241,6 +242,7 @@ def _collection(cid: str, features: list[dict[str, Any]],
         rows.append(PreparedFeature(
             idx, fid, body, geom, bounds, lonlat, int(props.get("population") or 0), spans,
             list(filter_values(cid, props)), _names(props, fid) if cid == "places" else [],
+            [str(i) for i in props.get("former_ids") or [] if str(i) != fid],
         ))  # fmt: skip
     title, description = title_of(cid)
     extent = (float(west), float(south), float(east), float(north)) if rows and np.isfinite(west) \

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
 
 from service.web.responses import GEOJSON, JSON
 from service.web.responses import HTML_TYPE as HTML
@@ -70,3 +72,12 @@ def link_header(links: list[dict]) -> str:
             attrs.append('title="' + item["title"].replace('"', "'") + '"')
         parts.append(f"<{item['href']}>; " + "; ".join(attrs))
     return ", ".join(parts)
+
+
+def moved(request: Request, old_id: str, new_id: str) -> RedirectResponse:
+    """301 to the same URL with a feature's current id in place of an id it had before
+    (data releases may rename a place; links and saved maps made with the old id live on)."""
+    old, new = quote(old_id, safe=""), quote(new_id, safe="")
+    parts = request.url.path.split("/")
+    path = "/".join(new if part in (old, old_id) else part for part in parts)
+    return RedirectResponse(str(request.url.replace(path=path)), status_code=301)

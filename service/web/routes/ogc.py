@@ -14,7 +14,7 @@ from service.domain import crs
 from service.domain.collections import WITHOUT_GEOMETRY, properties_of
 from service.domain.expressions import parse_filter
 from service.domain.records import CollectionMeta, Feature, FeaturePage, ItemsQuery
-from service.web.links import href, link, link_header, page_links, self_links
+from service.web.links import href, link, link_header, moved, page_links, self_links
 from service.web.middleware import NO_MEMO_HEADER
 from service.web.models import CollectionInfo, Collections, Conformance, LandingPage, Problem
 from service.web.outputs import FeatureShape, content_crs, ndjson, shaped_bodies, to_csv
@@ -341,6 +341,8 @@ async def item(
     """A GeoJSON Feature by id (in the CRS ``crs`` names)."""
     col = await store.collection(collectionId)
     feature = await store.feature(col.id, featureId)
+    if feature.id != featureId:
+        return moved(request, featureId, feature.id)
     return feature_response(request, fmt, col, feature, f"collections/{col.id}/items/{featureId}",
                             shape=FeatureShape(crs_uri))  # fmt: skip
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from service.domain.errors import InvalidParameterError
 from service.domain.records import PlaceQuery
-from service.web.links import href, link, self_links
+from service.web.links import href, link, moved, self_links
 from service.web.models import PlaceBorders
 from service.web.params import (
     FormatDep,
@@ -81,6 +81,8 @@ async def place(
 ) -> Response:
     """A place as a GeoJSON Feature."""
     feature = await store.place(placeId)
+    if feature.id != placeId:
+        return moved(request, placeId, feature.id)
     col = await store.collection("places")
     return feature_response(request, fmt, col, feature, f"places/{placeId}")
 
@@ -99,6 +101,8 @@ async def place_borders(
 ) -> Response:
     """Geodesic distance (km, WGS84) to each border, nearest first, with the nearest point."""
     feature = await store.place(placeId)
+    if feature.id != placeId:
+        return moved(request, placeId, feature.id)
     assert feature.lonlat is not None
     lon, lat = feature.lonlat
     name = feature.properties.get("name")
