@@ -534,7 +534,7 @@ BASEMAP_TOLERANCES_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12)
 def _simplified_countries(frontier: Frontier, tolerance_deg: float) -> tuple[BaseGeometry, ...]:
     """Every country pruned and simplified to *tolerance_deg* degrees (computed once)."""
     # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
-    min_area = (tolerance_deg * 6) ** 2
+    min_area = (tolerance_deg * 12) ** 2
     geoms = [c.geometry for c in frontier.countries.values()]
     # Per-country simplification: the thin slivers it leaves between neighbours are
     # hidden under the country outline and the border lines drawn on top.
@@ -922,8 +922,9 @@ def _point_props(p: MapPoint) -> dict[str, Any]:
              "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)],
              "rank": p.rank}  # fmt: skip
     if p.number:
-        # crossings: labels rank above places' except the focus; lower numbers first
-        props.update(status=p.status, prec=p.precision_m, rank=1e8 - p.number)
+        # crossings: the badge and the key name them, so places (regional centres,
+        # capitals) keep their labels first; then the lower numbers
+        props.update(status=p.status, prec=p.precision_m, rank=0.5 - p.number / 1000)
     return props
 
 

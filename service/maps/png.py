@@ -235,7 +235,7 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
 
     if flags.labels:
         items = [(p.rank if not p.focus else 1e12, p, False) for p in content.places]
-        items += [(1e8 - (c.number or 0), c, True) for c in content.crossings]
+        items += [(0.5 - (c.number or 0) / 1000, c, True) for c in content.crossings]
         items.sort(key=lambda t: -t[0])
         ordered = sorted(content.crossings, key=lambda c: c.number or 0)
         for _, p, is_crossing in items:
