@@ -371,7 +371,7 @@ async def border_spec(store: FeatureStore, raw_id: str) -> MapSpec:
 async def place_spec(store: FeatureStore, place_id: str) -> MapSpec:
     """A locator map: the place, its nearest border and the crossings near it."""
     frontier = store.frontier
-    place = await store.place(place_id)
+    place = await _place(store, place_id)
     assert place.lonlat is not None
     lon, lat = place.lonlat
     nearest = frontier.distances_to_borders(lon, lat)[0]
@@ -383,6 +383,16 @@ async def place_spec(store: FeatureStore, place_id: str) -> MapSpec:
                    key=lambda p: -p.population)[:NEARBY_TOWNS]  # fmt: skip
     return MapSpec("place", (nearest.border,), (place.id, *(t.id for t in towns)), tuple(near),
                    tuple(frontier.countries_of(nearest.border)), place.id)  # fmt: skip
+
+
+async def _place(store: FeatureStore, raw_id: str) -> Feature:
+    """A place by id; ids are lower case, so ``DIVIN`` finds ``divin``."""
+    try:
+        return await store.place(raw_id)
+    except NotFoundError:
+        if raw_id == raw_id.lower():
+            raise
+        return await store.place(raw_id.lower())
 
 
 def _ids(raw: str | None, name: str) -> list[str]:
@@ -404,7 +414,7 @@ async def custom_spec(
     """Any borders, places, crossings and countries (comma-separated ids); 400/404 on bad ids."""
     frontier = store.frontier
     border_ids = [frontier.border_id(b) for b in _ids(borders, "borders")]
-    place_ids = [(await store.place(p)).id for p in _ids(places, "places")]
+    place_ids = [(await _place(store, p)).id for p in _ids(places, "places")]
     crossing_ids = [frontier.crossing(c).id for c in _ids(crossings, "crossings")]
     country_ids = []
     for code in _ids(countries, "countries"):

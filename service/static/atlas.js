@@ -52,6 +52,8 @@
                      (p.n ? ' fa-label-crossing' : ''), p.name);
       label.setAttribute('data-rank', String(p.rank || 0));
       label.setAttribute('aria-hidden', 'true');  // the marker's own name says it
+      // a space between the number and the name: the visible text reads "1 Name"
+      pin.appendChild(document.createTextNode(' '));
       pin.appendChild(label);
     }
     wrap.appendChild(pin);
@@ -239,7 +241,7 @@
 
   // Numbered badges that would cover each other move apart (a leader line joins each
   // moved badge to its true position); then labels, most important first, take their
-  // preferred side, else the other, else hide (the badge stays and the key names it).
+  // preferred side, else the other, else above or below, else hide (the badge stays and the key names it).
   // Labels never cover a control, a badge, a dot or run off the map.
   function declutter(map) {
     var root = map.getContainer();
@@ -286,8 +288,8 @@
       if (!point.dataset.side) point.dataset.side = point.classList.contains('fa-side-left') ? 'left' : 'right';
       var first = point.dataset.side, other = first === 'left' ? 'right' : 'left';
       label.style.visibility = '';
-      var placed = [first, other].some(function (side) {
-        point.classList.remove('fa-side-left', 'fa-side-right');
+      var placed = [first, other, 'top', 'bottom'].some(function (side) {
+        point.classList.remove('fa-side-left', 'fa-side-right', 'fa-side-top', 'fa-side-bottom');
         point.classList.add('fa-side-' + side);
         var r = label.getBoundingClientRect();
         var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
@@ -299,7 +301,7 @@
         return false;
       });
       if (!placed) {
-        point.classList.remove('fa-side-left', 'fa-side-right');
+        point.classList.remove('fa-side-left', 'fa-side-right', 'fa-side-top', 'fa-side-bottom');
         point.classList.add('fa-side-' + first);
         label.style.visibility = 'hidden';
       }
