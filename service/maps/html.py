@@ -136,5 +136,6 @@ def build_map(
     AtlasLayers(browser_data(content, flags, options)).add_to(m)
     if flags.inset:
         InsetMap({"countries": _inset_countries(), "center": [53.7, 27.9],
-                  "ui": UI[content.lang]}).add_to(m)  # fmt: skip
+                  "ui": {k: UI[content.lang][k] for k in ("inset_hide", "inset_show")}}
+                 ).add_to(m)  # fmt: skip
     return m
