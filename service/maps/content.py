@@ -579,6 +579,7 @@ def warm_up(frontier: Frontier) -> None:
     """
     for tolerance in BASEMAP_TOLERANCES_DEG:
         _simplified_countries(frontier, tolerance)
+    europe_outline()  # the inset's Europe, decoded from TopoJSON once
     import service.maps.html  # noqa: F401 - the imports themselves are the work
     import service.maps.png  # noqa: F401
 
