@@ -25,7 +25,7 @@ CHECKPOINTS = {"yukhovichi-dolostsy", "jezerishche-nevel", "lyozna-kruglovka",
 XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its event loop must end before other modules run theirs
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium to run the browser tests"
