@@ -37,6 +37,14 @@ def test_map_pages_are_html_with_their_links(client, path):
     assert "<noscript>" in text and 'id="fa-alt"' in text
 
 
+def _event_sources() -> tuple[str, ...]:
+    import json
+    from pathlib import Path
+
+    events = Path(__file__).resolve().parent.parent / "geodata" / "events.geojson"
+    return tuple(f["properties"]["source_url"] for f in json.loads(events.read_text())["features"])
+
+
 def test_frontier_page_content_and_budget(client):
     response = client.get("/maps/frontier")
     assert len(response.content) <= 250_000
@@ -44,10 +52,11 @@ def test_frontier_page_content_and_budget(client):
     for cid in CHECKPOINTS:
         assert f'"id":"{cid}"' in text
     assert '"id":"divin"' in text
-    assert "1,316 km measured" in text and "1,239 km cited" in text
+    assert "1,239 km long, according to Wikipedia" in text and "measures 1,316 km" in text
     # every asset from our own origin: no http(s) URL in a src or stylesheet href
     links_ok = ("http://testserver/", "https://www.openstreetmap.org/copyright",
-                "https://www.geonames.org/", "https://creativecommons.org/", "https://en.wikipedia.org/")
+                "https://www.geonames.org/", "https://creativecommons.org/", "https://en.wikipedia.org/",
+                *_event_sources())  # the timeline links each event to its source
     for url in re.findall(r'(?:src|href)="([^"]+)"', text):
         assert not url.startswith("http") or url.startswith(links_ok), url
     assets = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', text)
@@ -138,12 +147,12 @@ def test_tiles_osm_sets_referrer_policy_and_attribution(client):
 
 
 def test_png_is_bounded_and_cached(client):
-    first = client.get("/maps/frontier.png?width=400&height=300")
+    first = client.get("/maps/frontier.png?width=400&height=320")
     assert first.status_code == 200 and first.headers["content-type"] == "image/png"
     assert first.content[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(first.content[16:20]), int.from_bytes(first.content[20:24])
-    assert (width, height) == (400, 300)
-    again = client.get("/maps/frontier.png?width=400&height=300")
+    assert (width, height) == (400, 320)
+    again = client.get("/maps/frontier.png?width=400&height=320")
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
     assert client.get("/maps/places/divin.png?lang=be&dark=true").status_code == 200
 
@@ -153,7 +162,7 @@ def test_embed_snippet(client):
     assert snippet.startswith("<iframe ")
     assert 'title="Дивин и ближайшая граница"' in snippet
     assert "allowfullscreen" in snippet and 'loading="lazy"' in snippet
-    assert "http://testserver/maps/places/divin?lang=ru&amp;childId=frontier-atlas-" in snippet
+    assert "http://testserver/maps/places/divin?dark=false&amp;lang=ru&amp;childId=frontier-atlas-" in snippet
     assert "embed-size" in snippet and "xPYMx" in snippet
 
 

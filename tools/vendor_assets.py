@@ -18,7 +18,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-VENDOR = Path(__file__).resolve().parent.parent / "service" / "static" / "vendor"
+REPO = Path(__file__).resolve().parent.parent
+VENDOR = REPO / "service" / "static" / "vendor"
+#: Tools the browser tests load into pages (never served by the service).
+TEST_VENDOR = REPO / "tests" / "vendor"
 
 #: (npm package, version, licence, {path in the tarball: path under vendor/})
 PACKAGES = [
@@ -39,6 +42,24 @@ PACKAGES = [
         "package/dist/images/toggle.svg": "leaflet-minimap@3.6.1/images/toggle.svg",
         "package/LICENSE.txt": "leaflet-minimap@3.6.1/LICENSE",
     }),
+    # Natural Earth 1:110m countries (public domain): Europe's outline for the inset locator.
+    ("world-atlas", "2.0.2", "ISC (data: Natural Earth, public domain)", {
+        "package/countries-110m.json": "world-atlas@2.0.2/countries-110m.json",
+        "package/LICENSE": "world-atlas@2.0.2/LICENSE",
+    }),
+]  # fmt: skip
+
+#: Test-only tools, vendored under tests/vendor/ (the accessibility engine and the
+#: embedding library a newsroom's article page would load).
+TEST_PACKAGES = [
+    ("axe-core", "4.14.1", "MPL-2.0", {
+        "package/axe.min.js": "axe-core@4.14.1/axe.min.js",
+        "package/LICENSE": "axe-core@4.14.1/LICENSE",
+    }),
+    ("pym.js", "1.3.2", "MIT", {
+        "package/dist/pym.v1.min.js": "pym.js@1.3.2/pym.v1.min.js",
+        "package/LICENSE": "pym.js@1.3.2/LICENSE",
+    }),
 ]  # fmt: skip
 
 
@@ -47,11 +68,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def main() -> int:
-    """Fetch, copy, and write the manifest."""
+def vendor(packages: list, folder: Path) -> list[dict]:
+    """``npm pack`` each package and copy its listed files under *folder*; the manifest rows."""
     manifest = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, version, licence, files in PACKAGES:
+        for name, version, licence, files in packages:
             out = subprocess.run(
                 ["npm", "pack", f"{name}@{version}", "--silent"],
                 cwd=tmp, check=True, capture_output=True, text=True,
@@ -62,7 +83,7 @@ def main() -> int:
                     source = tar.extractfile(member)
                     if source is None:
                         raise SystemExit(f"{name}@{version}: {member} missing")
-                    dest = VENDOR / target
+                    dest = folder / target
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     with dest.open("wb") as fh:
                         shutil.copyfileobj(source, fh)
@@ -71,12 +92,19 @@ def main() -> int:
                         "file": target, "from": member, "bytes": dest.stat().st_size,
                         "sha256": sha256(dest),
                     })  # fmt: skip
-    (VENDOR / "vendor.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def write_manifest(folder: Path, manifest: list[dict], served: bool) -> None:
+    """vendor.json and VENDOR.md in *folder*."""
+    (folder / "vendor.json").write_text(json.dumps(manifest, indent=2) + "\n")
     lines = [
         "# Vendored browser assets",
         "",
-        "Served by the service itself from `/static/vendor/` (no CDN). Written by",
-        "`python tools/vendor_assets.py` from `npm pack NAME@VERSION`; do not edit by hand.",
+        "Served by the service itself from `/static/vendor/` (no CDN)." if served else
+        "Used by the browser tests only (loaded from disk; never served).",
+        "Written by `python tools/vendor_assets.py` from `npm pack NAME@VERSION`; "
+        "do not edit by hand.",
         "",
         "| package | version | licence | file | bytes | sha256 |",
         "|---|---|---|---|---|---|",
@@ -86,8 +114,14 @@ def main() -> int:
         f"| `{m['sha256']}` |"
         for m in manifest
     ]
-    (VENDOR / "VENDOR.md").write_text("\n".join(lines) + "\n")
-    print(f"vendored {len(manifest)} files into {VENDOR}", file=sys.stderr)
+    (folder / "VENDOR.md").write_text("\n".join(lines) + "\n")
+    print(f"vendored {len(manifest)} files into {folder}", file=sys.stderr)
+
+
+def main() -> int:
+    """Fetch, copy, and write the manifests."""
+    write_manifest(VENDOR, vendor(PACKAGES, VENDOR), served=True)
+    write_manifest(TEST_VENDOR, vendor(TEST_PACKAGES, TEST_VENDOR), served=False)
     return 0
 
 

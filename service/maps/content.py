@@ -38,7 +38,7 @@ from shapely.ops import polylabel
 from service.domain.errors import InvalidParameterError, NotFoundError
 from service.domain.frontier import Frontier
 from service.domain.geometry import BBox
-from service.domain.records import Feature
+from service.domain.records import Feature, ItemsQuery
 from service.maps.flags import MapFlags
 from service.store.base import FeatureStore
 
@@ -52,6 +52,8 @@ FRONTIER_PLACES = (
     "smolensk", "bryansk", "pskov",
 )  # fmt: skip
 MAX_CUSTOM_ITEMS = 200
+#: Towns a locator map names around its place.
+NEARBY_TOWNS = 4
 
 DATA_ATTRIBUTION_HTML = (
     'Data © <a href="https://www.openstreetmap.org/copyright" target="_blank" '
@@ -60,6 +62,18 @@ DATA_ATTRIBUTION_HTML = (
     '(<a href="https://creativecommons.org/licenses/by/4.0/" target="_blank" '
     'rel="noopener">CC BY 4.0</a>)'
 )
+_DATA_WORDS = {"en": ("Data", "OpenStreetMap contributors"),
+               "ru": ("Данные", "участники OpenStreetMap"),
+               "be": ("Даныя", "удзельнікі OpenStreetMap")}  # fmt: skip
+
+
+def data_attribution_html(lang: str) -> str:
+    """The data credit (OpenStreetMap, GeoNames) in *lang*, as HTML."""
+    data, osm = _DATA_WORDS.get(lang, _DATA_WORDS["en"])
+    return DATA_ATTRIBUTION_HTML.replace("Data ©", f"{data} ©", 1).replace(
+        "OpenStreetMap contributors", osm, 1)
+
+
 OSM_TILE_ATTRIBUTION = (
     'Tiles © <a href="https://www.openstreetmap.org/copyright" target="_blank" '
     'rel="noopener">OpenStreetMap</a>'
@@ -83,8 +97,8 @@ UI: dict[str, dict[str, str]] = {
         "measured": "{name}: {measured} km measured along our line (geodesic, WGS84); "
         "{cited} km cited ({source}).",
         "measured_only": "{name}: {measured} km measured along our line (geodesic, WGS84).",
-        "frontier_dek": "Belarus resumed checks on people entering from Russia on 5 May 2023; "
-        "since January 2025 foreigners may cross by land only at the six checkpoints shown.",
+        "frontier_dek": "Belarus resumed checks on people entering from Russia on 5 May 2023, "
+        "in the six main road directions shown (1–6).",
         "alt": "Map of {what}. Shown: {items}.",
         "country": "Country", "kind": "Kind", "population": "Population",
         "road": "Road", "border_of": "Border", "precision": "Location precision",
@@ -107,9 +121,8 @@ UI: dict[str, dict[str, str]] = {
         "measured": "{name}: {measured} км по нашей линии (геодезически, WGS84); "
         "по данным источника {cited} км ({source}).",
         "measured_only": "{name}: {measured} км по нашей линии (геодезически, WGS84).",
-        "frontier_dek": "Беларусь возобновила проверки на въезде из России 5 мая 2023 года; "
-        "с января 2025 года иностранцы могут пересекать границу по суше только через "
-        "шесть показанных пунктов пропуска.",
+        "frontier_dek": "Беларусь возобновила проверки на въезде из России 5 мая 2023 года "
+        "на шести основных автомобильных направлениях, показанных на карте (1–6).",
         "alt": "Карта: {what}. На карте: {items}.",
         "country": "Страна", "kind": "Тип", "population": "Население",
         "road": "Дорога", "border_of": "Граница", "precision": "Точность положения",
@@ -132,9 +145,8 @@ UI: dict[str, dict[str, str]] = {
         "measured": "{name}: {measured} км па нашай лініі (геадэзічна, WGS84); "
         "паводле крыніцы {cited} км ({source}).",
         "measured_only": "{name}: {measured} км па нашай лініі (геадэзічна, WGS84).",
-        "frontier_dek": "Беларусь аднавіла праверкі на ўездзе з Расіі 5 мая 2023 года; "
-        "са студзеня 2025 года замежнікі могуць перасякаць мяжу па сушы толькі праз "
-        "шэсць паказаных пунктаў пропуску.",
+        "frontier_dek": "Беларусь аднавіла праверкі на ўездзе з Расіі 5 мая 2023 года "
+        "на шасці асноўных аўтамабільных напрамках, паказаных на карце (1–6).",
         "alt": "Карта: {what}. На карце: {items}.",
         "country": "Краіна", "kind": "Тып", "population": "Насельніцтва",
         "road": "Дарога", "border_of": "Мяжа", "precision": "Дакладнасць становішча",
@@ -145,6 +157,83 @@ UI: dict[str, dict[str, str]] = {
         "scale_note": "Лініі спрошчаны да {m} м для гэтага маштабу.",
     },
 }  # fmt: skip
+
+#: Strings of the page chrome, the legend, popups, the PNG and the captions.
+UI_MORE: dict[str, dict[str, str]] = {
+    "en": {
+        "status_open": "open", "status_restricted": "restricted", "status_closed": "closed",
+        "key_open": "Checkpoint, open", "key_restricted": "Checkpoint, restricted",
+        "key_closed": "Checkpoint, closed", "key_halo": "Position uncertain (shaded area)",
+        "status": "Status", "status_since": "since {date}", "who": "Who may cross",
+        "approx": "Approximate position: within about {km} km",
+        "as_of": "Data as of {date}", "method_link": "How this map was made",
+        "method_measured": "Our line measures {measured} km ({name}; geodesic length on "
+        "the WGS84 ellipsoid).",
+        "method_simplified": "Lines are simplified to {m} m for this view.",
+        "method_points": "Checkpoint positions are approximate where a shaded circle is drawn: "
+        "it shows the stated precision of the position.",
+        "cited": "The {name} is {cited} km long, according to {source}.",
+        "measured_cap": "The {name} measures about {measured} km along our line.",
+        "clipped_cap": "{name}: only the part within the map's area is shown ({measured} km).",
+        "place_cap": "{place} lies {km} km from the {border}.",
+        "reset": "Reset view", "zoom_in": "Zoom in", "zoom_out": "Zoom out",
+        "fullscreen": "Full screen", "exit_fullscreen": "Exit full screen",
+        "inset_hide": "Hide the overview map", "inset_show": "Show the overview map",
+        "two_fingers": "Use two fingers to move the map", "key": "Checkpoints on this map",
+        "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
+        "scale_km": "km", "scale_m": "m",
+    },
+    "ru": {
+        "status_open": "открыт", "status_restricted": "ограничен", "status_closed": "закрыт",
+        "key_open": "Пункт пропуска открыт", "key_restricted": "Пункт пропуска: ограничения",
+        "key_closed": "Пункт пропуска закрыт",
+        "key_halo": "Положение неточно (заштрихованная область)",
+        "status": "Статус", "status_since": "с {date}", "who": "Кто может пересечь",
+        "approx": "Приблизительное положение: в пределах около {km} км",
+        "as_of": "Данные на {date}", "method_link": "Как сделана эта карта",
+        "method_measured": "Длина нашей линии — {measured} км ({name}; геодезическая длина "
+        "на эллипсоиде WGS84).",
+        "method_simplified": "Линии упрощены до {m} м для этого масштаба.",
+        "method_points": "Положение пунктов пропуска приблизительное там, где нарисован "
+        "заштрихованный круг: он показывает заявленную точность.",
+        "cited": "{name}: {cited} км, по данным: {source}.",
+        "measured_cap": "{name}: около {measured} км по нашей линии.",
+        "clipped_cap": "{name}: показана только часть в пределах карты ({measured} км).",
+        "place_cap": "{place}: {km} км до границы ({border}).",
+        "reset": "Исходный вид", "zoom_in": "Приблизить", "zoom_out": "Отдалить",
+        "fullscreen": "Во весь экран", "exit_fullscreen": "Выйти из полноэкранного режима",
+        "inset_hide": "Скрыть обзорную карту", "inset_show": "Показать обзорную карту",
+        "two_fingers": "Перемещайте карту двумя пальцами", "key": "Пункты пропуска на карте",
+        "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
+        "scale_km": "км", "scale_m": "м",
+    },
+    "be": {
+        "status_open": "адкрыты", "status_restricted": "абмежаваны", "status_closed": "зачынены",
+        "key_open": "Пункт пропуску адкрыты", "key_restricted": "Пункт пропуску: абмежаванні",
+        "key_closed": "Пункт пропуску зачынены",
+        "key_halo": "Становішча недакладнае (заштрыхаваная вобласць)",
+        "status": "Статус", "status_since": "з {date}", "who": "Хто можа перасекчы",
+        "approx": "Прыблізнае становішча: у межах каля {km} км",
+        "as_of": "Даныя на {date}", "method_link": "Як зроблена гэтая карта",
+        "method_measured": "Даўжыня нашай лініі — {measured} км ({name}; геадэзічная даўжыня "
+        "на эліпсоідзе WGS84).",
+        "method_simplified": "Лініі спрошчаны да {m} м для гэтага маштабу.",
+        "method_points": "Становішча пунктаў пропуску прыблізнае там, дзе намаляваны "
+        "заштрыхаваны круг: ён паказвае заяўленую дакладнасць.",
+        "cited": "{name}: {cited} км, паводле: {source}.",
+        "measured_cap": "{name}: каля {measured} км па нашай лініі.",
+        "clipped_cap": "{name}: паказана толькі частка ў межах карты ({measured} км).",
+        "place_cap": "{place}: {km} км да мяжы ({border}).",
+        "reset": "Пачатковы выгляд", "zoom_in": "Наблізіць", "zoom_out": "Аддаліць",
+        "fullscreen": "На ўвесь экран", "exit_fullscreen": "Выйсці з поўнаэкраннага рэжыму",
+        "inset_hide": "Схаваць аглядную карту", "inset_show": "Паказаць аглядную карту",
+        "two_fingers": "Перамяшчайце карту двума пальцамі", "key": "Пункты пропуску на карце",
+        "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
+        "scale_km": "км", "scale_m": "м",
+    },
+}  # fmt: skip
+for _lang, _strings in UI_MORE.items():
+    UI[_lang].update(_strings)
 
 COUNTRY_NAMES = {
     "ru": {"BY": "Беларусь", "RU": "Россия", "UA": "Украина", "PL": "Польша", "LT": "Литва",
@@ -165,6 +254,8 @@ def country_name(frontier: Frontier, a2: str, lang: str) -> str:
 def border_name(frontier: Frontier, border_id: str, lang: str) -> str:
     """``Belarus–Russia border`` in *lang*."""
     props = frontier.borders[border_id].properties
+    if props.get(f"name_{lang}"):
+        return str(props[f"name_{lang}"])
     if lang == "en":
         return str(props.get("name") or border_id)
     a, b = frontier.countries_of(border_id)[:2]
@@ -189,6 +280,8 @@ def place_name(props: dict[str, Any], lang: str) -> str:
     for Russian labels of Belarusian places the closest Cyrillic alternate
     name without Belarusian-only letters is used.
     """
+    if props.get(f"name_{lang}"):  # curated per-language names (the data's name_en/ru/be)
+        return str(props[f"name_{lang}"])
     name = str(props.get("name") or "")
     local = str(props.get("name_local") or "")
     if lang == "en" or not local:
@@ -278,14 +371,28 @@ async def border_spec(store: FeatureStore, raw_id: str) -> MapSpec:
 async def place_spec(store: FeatureStore, place_id: str) -> MapSpec:
     """A locator map: the place, its nearest border and the crossings near it."""
     frontier = store.frontier
-    place = await store.place(place_id)
+    place = await _place(store, place_id)
     assert place.lonlat is not None
     lon, lat = place.lonlat
     nearest = frontier.nearest_border(lon, lat)
     near = [c.id for c in frontier.crossings_on(nearest.border)
             if c.geometry.distance(Point(lon, lat)) < 1.5]  # fmt: skip
-    return MapSpec("place", (nearest.border,), (place.id,), tuple(near),
+    # Context: the largest towns around it (GeoNames, through the store), largest first.
+    around = await store.places_within(BBox(lon - 0.7, lat - 0.45, lon + 0.7, lat + 0.45))
+    towns = sorted((p for p in around if p.id != place.id and p.population >= 10_000),
+                   key=lambda p: -p.population)[:NEARBY_TOWNS]  # fmt: skip
+    return MapSpec("place", (nearest.border,), (place.id, *(t.id for t in towns)), tuple(near),
                    tuple(frontier.countries_of(nearest.border)), place.id)  # fmt: skip
+
+
+async def _place(store: FeatureStore, raw_id: str) -> Feature:
+    """A place by id; ids are lower case, so ``DIVIN`` finds ``divin``."""
+    try:
+        return await store.place(raw_id)
+    except NotFoundError:
+        if raw_id == raw_id.lower():
+            raise
+        return await store.place(raw_id.lower())
 
 
 def _ids(raw: str | None, name: str) -> list[str]:
@@ -307,7 +414,7 @@ async def custom_spec(
     """Any borders, places, crossings and countries (comma-separated ids); 400/404 on bad ids."""
     frontier = store.frontier
     border_ids = [frontier.border_id(b) for b in _ids(borders, "borders")]
-    place_ids = [(await store.place(p)).id for p in _ids(places, "places")]
+    place_ids = [(await _place(store, p)).id for p in _ids(places, "places")]
     crossing_ids = [frontier.crossing(c).id for c in _ids(crossings, "crossings")]
     country_ids = []
     for code in _ids(countries, "countries"):
@@ -331,6 +438,25 @@ async def places_of(store: FeatureStore, spec: MapSpec) -> dict[str, Feature]:
     return {pid: await store.place(pid) for pid in spec.places}
 
 
+async def events_of(store: FeatureStore, spec: MapSpec, lang: str) -> list[tuple[str, str, str]]:
+    """The timeline under a border map: (date, text in *lang*, source URL), oldest first."""
+    if spec.kind not in ("frontier", "border") or not spec.focus:
+        return []
+    page = await store.items("events", ItemsQuery(filters={"border": spec.focus}, limit=100))
+    out = []
+    for f in page.features:
+        props = f.properties
+        text = props.get("title_en") if lang == "en" else props.get(f"description_{lang}")
+        out.append((str(props.get("date") or ""), str(text or props.get("title_en") or ""),
+                    str(props.get("source_url") or "")))  # fmt: skip
+    return sorted(out)
+
+
+def data_date(store: FeatureStore) -> str:
+    """The day the data was built (YYYY-MM-DD), for "Data as of …"."""
+    return str(store.info.data_time)[:10]
+
+
 # ---------------------------------------------------------------- resolved content
 @dataclass
 class MapPoint:
@@ -347,6 +473,8 @@ class MapPoint:
     label_side: str = "right"
     focus: bool = False
     rank: float = 0.0  # label priority: the focus, then the order of the spec
+    status: str | None = None  # crossings: open | restricted | closed
+    precision_m: float = 0.0  # crossings: stated uncertainty of the position, metres
 
 
 @dataclass
@@ -368,6 +496,10 @@ class MapContent:
     simplify_m: float | None
     legend: list[tuple[str, str]] = field(default_factory=list)  # (css class, text)
     sources: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
+    method: list[str] = field(default_factory=list)  # "How this map was made" notes
+    view_limit: BBox | None = None  # the reader may not pan or zoom out beyond it
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (date, text, URL)
+    data_as_of: str | None = None  # the data version's date, for "Data as of …"
 
 
 def _pick_level(frontier: Frontier, span_km: float) -> float | None:
@@ -412,7 +544,7 @@ BASEMAP_TOLERANCES_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12)
 def _simplified_countries(frontier: Frontier, tolerance_deg: float) -> tuple[BaseGeometry, ...]:
     """Every country pruned and simplified to *tolerance_deg* degrees (computed once)."""
     # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
-    min_area = (tolerance_deg * 6) ** 2
+    min_area = (tolerance_deg * 12) ** 2
     geoms = [c.geometry for c in frontier.countries.values()]
     # Per-country simplification: the thin slivers it leaves between neighbours are
     # hidden under the country outline and the border lines drawn on top.
@@ -447,6 +579,7 @@ def warm_up(frontier: Frontier) -> None:
     """
     for tolerance in BASEMAP_TOLERANCES_DEG:
         _simplified_countries(frontier, tolerance)
+    europe_outline()  # the inset's Europe, decoded from TopoJSON once
     import service.maps.html  # noqa: F401 - the imports themselves are the work
     import service.maps.png  # noqa: F401
 
@@ -488,7 +621,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         text = ui["km_to"].format(km=_fmt_km(nearest.distance_km, lang),
                                   border=border_name(frontier, nearest.border, lang))  # fmt: skip
         nearest_rows[pid] = (ui["nearest"], text)
-        if spec.kind == "place":
+        if spec.kind == "place" and pid == spec.focus:
             end = (nearest.nearest_lon, nearest.nearest_lat)
             links.append((LineString([(lon, lat), end]), text))
             parts.append(Point(end))
@@ -497,6 +630,9 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     bounds = BBox(west, south, east, north)
     if spec.kind == "place":
         bounds = _pad(bounds, 0.35, 0.25)
+    elif bounds.east - bounds.west < 0.3 and bounds.north - bounds.south < 0.3:
+        # A single point (or a tight cluster): a locator view about 60 km across.
+        bounds = _pad(bounds, 0.2, 0.3)
     span = _span_km(bounds)
     level = _pick_level(frontier, span)
     # Basemap window: wide enough for any aspect ratio of the map at the fitted zoom.
@@ -533,7 +669,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         props = places_by_id[pid].properties
         lon, lat = place_point(pid)
         name = place_name(props, lang)
-        sub = str(props.get("name_local") or "") if lang == "en" else str(props.get("name") or "")
+        sub = str(props.get("name_local") or "")  # the local form, when it differs
         rows = [(ui["country"], country_name(frontier, str(props.get("country")), lang)),
                 (ui["kind"], ui.get(str(props.get("kind")), str(props.get("kind") or "")))]
         if props.get("population"):
@@ -547,27 +683,8 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
                                else float(len(spec.places) - len(places))))  # fmt: skip
 
     crossings = []
-    for n, cid in enumerate(spec.crossings, 1):
-        crossing = frontier.crossings[cid]
-        props = crossing.properties
-        lon, lat = crossing.geometry.coords[0]
-        name = str(props.get("name") or cid)
-        local = str(props.get("name_local") or "")
-        if lang != "en" and local:
-            name, local = local, name
-        rows = [(ui["border_of"], border_name(frontier, str(props.get("border")), lang))]
-        if props.get("road"):
-            rows.append((ui["road"], str(props["road"])))
-        dates = props.get("dates") or {}
-        if isinstance(dates, dict) and dates:
-            rows.append((ui["since"], "; ".join(f"{k.replace('_', ' ')}: {v}"
-                                                 for k, v in dates.items() if v)))  # fmt: skip
-        if props.get("precision_m"):
-            rows.append((ui["precision"], f"± {_fmt_km(props['precision_m'] / 1000, lang)} km"))
-        if props.get("location_method"):
-            rows.append((ui["method"], str(props["location_method"])))
-        crossings.append(MapPoint(cid, "crossing", lon, lat, name,
-                                  local if local != name else "", rows, number=n))  # fmt: skip
+    for cid in spec.crossings:
+        crossings.append(_crossing_point(frontier, cid, lang))
 
     _place_labels(places, crossings)
 
@@ -580,26 +697,35 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         title = ui["place_title"].format(name=places[0].name)
     else:
         title = ui["custom_title"]
-    caption_parts = []
+    # Captions for readers: the cited figure with its source first; how we measured,
+    # simplified and placed things goes to the method notes behind a link.
+    caption_parts: list[str] = []
+    method: list[str] = []
     sources: list[tuple[str, str]] = []
+    if spec.kind == "place" and links:
+        nearest = frontier.distances_to_borders(*place_point(spec.places[0]))[0]
+        caption_parts.append(ui["place_cap"].format(
+            place=places[0].name, km=_fmt_km(nearest.distance_km, lang),
+            border=border_name(frontier, nearest.border, lang)))  # fmt: skip
     for bid in spec.borders:
         props = frontier.borders[bid].properties
+        name = border_name(frontier, bid, lang)
         measured = _fmt_km(float(props["length_km"]), lang)
-        if props.get("cited_length_km"):
-            caption_parts.append(ui["measured"].format(
-                name=border_name(frontier, bid, lang), measured=measured,
-                cited=_fmt_km(float(props["cited_length_km"]), lang),
-                source=_short_source(str(props.get("cited_source") or "")),
-            ))  # fmt: skip
+        if props.get("clipped"):
+            caption_parts.append(ui["clipped_cap"].format(name=name, measured=measured))
+        elif props.get("cited_length_km"):
+            caption_parts.append(ui["cited"].format(
+                name=name, cited=_fmt_km(float(props["cited_length_km"]), lang),
+                source=_short_source(str(props.get("cited_source") or ""))))  # fmt: skip
             if url := _source_url(str(props.get("cited_source") or "")):
                 sources.append((UI[lang]["source"], url))
+            method.append(ui["method_measured"].format(measured=measured, name=name))
         else:
-            caption_parts.append(ui["measured_only"].format(
-                name=border_name(frontier, bid, lang), measured=measured))  # fmt: skip
-    if spec.kind == "place" and links:
-        caption_parts.insert(0, f"{places[0].name}: {links[0][1]}.")
+            caption_parts.append(ui["measured_cap"].format(name=name, measured=measured))
     if level:
-        caption_parts.append(ui["scale_note"].format(m=_fmt_int(int(level), lang)))
+        method.append(ui["method_simplified"].format(m=_fmt_int(int(level), lang)))
+    if any(c.precision_m for c in crossings):
+        method.append(ui["method_points"])
     dek = ui["frontier_dek"] if spec.kind == "frontier" else ""
     items = [p.name for p in places] + [f"{c.number}. {c.name}" for c in crossings]
     what = title if not focus_names else f"{title} ({', '.join(focus_names)})"
@@ -610,12 +736,66 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         if focus:
             legend.append(("fa-key-focus-border", name))
     legend.append(("fa-key-border", ui["border"]))
-    if crossings:
-        legend.append(("fa-key-crossing", ui["checkpoint"]))
+    for status in ("open", "restricted", "closed"):
+        if any(c.status == status for c in crossings):
+            legend.append((f"fa-key-crossing fa-key-{status}", ui[f"key_{status}"]))
+    if any(c.precision_m for c in crossings):
+        legend.append(("fa-key-halo", ui["key_halo"]))
     if places:
         legend.append(("fa-key-place", ui["place"]))
+    limit = _view_limit(frontier, window)
     return MapContent(spec, lang, title, dek, " ".join(caption_parts), alt, countries, borders,
-                      places, crossings, links, bounds, level, legend, sources)  # fmt: skip
+                      places, crossings, links, bounds, level, legend, sources,
+                      method=method, view_limit=limit)  # fmt: skip
+
+
+#: Crossing statuses the data uses, in the order of the legend.
+STATUSES = ("open", "restricted", "closed")
+
+
+def crossing_number(frontier: Frontier, crossing_id: str) -> int:
+    """A crossing's number on every map: its place in the data (1-based), never per map."""
+    return list(frontier.crossings).index(crossing_id) + 1
+
+
+def _crossing_point(frontier: Frontier, cid: str, lang: str) -> MapPoint:
+    """A crossing as drawn: name in *lang*, status, stable number and its popup rows."""
+    ui = UI[lang]
+    props = frontier.crossings[cid].properties
+    lon, lat = frontier.crossings[cid].geometry.coords[0]
+    name = str(props.get(f"name_{lang}") or props.get("name") or cid)
+    sub = str(props.get("name_local") or "") if lang == "en" else ""
+    status = str(props.get("status") or "open")
+    status_text = ui.get(f"status_{status}", status)
+    if props.get("status_since"):
+        status_text += ", " + ui["status_since"].format(date=props["status_since"])
+    rows = [(ui["status"], status_text)]
+    if lang == "en" and props.get("who_may_cross"):  # free text, written in English only
+        rows.append((ui["who"], str(props["who_may_cross"])))
+    rows.append((ui["border_of"], border_name(frontier, str(props.get("border")), lang)))
+    if props.get("road"):
+        rows.append((ui["road"], str(props["road"])))
+    precision = float(props.get("precision_m") or 0)
+    if precision:
+        rows.append((ui["precision"], ui["approx"].format(km=_fmt_km(precision / 1000, lang))))
+    return MapPoint(cid, "crossing", lon, lat, name, sub if sub != name else "", rows,
+                    number=crossing_number(frontier, cid), status=status,
+                    precision_m=precision)  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def data_extent(frontier: Frontier) -> BBox:
+    """The area the country polygons cover (CRS84 degrees): land is known only inside it."""
+    bounds = [c.geometry.bounds for c in frontier.countries.values()]
+    return BBox(min(b[0] for b in bounds), min(b[1] for b in bounds),
+                max(b[2] for b in bounds), max(b[3] for b in bounds))  # fmt: skip
+
+
+def _view_limit(frontier: Frontier, window: BBox) -> BBox:
+    """The most a reader may see: the basemap window inside the data's extent."""
+    e = data_extent(frontier)
+    return BBox(max(window.west, e.west), max(window.south, e.south),
+                min(window.east, e.east), min(window.north, e.north))  # fmt: skip
 
 
 def _short_source(text: str) -> str:
@@ -731,6 +911,7 @@ class PageUrls:
     embed: str | None
     static_base: str
     home: str | None = None
+    svg: str | None = None
 
 
 def _safe_json(value: Any) -> str:
@@ -747,10 +928,20 @@ def _feature(geom: BaseGeometry, props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _point_props(p: MapPoint) -> dict[str, Any]:
-    return {"id": p.id, "kind": p.kind, "name": p.name, "sub": p.sub,
-            "rows": [list(r) for r in p.rows], "n": p.number, "side": p.label_side,
-            "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)],
-            "rank": p.rank}  # fmt: skip
+    props = {"id": p.id, "kind": p.kind, "name": p.name, "sub": p.sub,
+             "rows": [list(r) for r in p.rows], "n": p.number, "side": p.label_side,
+             "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)],
+             "rank": p.rank}  # fmt: skip
+    if p.number:
+        # crossings: the badge and the key name them, so places (regional centres,
+        # capitals) keep their labels first; then the lower numbers
+        props.update(status=p.status, prec=p.precision_m, rank=0.5 - p.number / 1000)
+    return props
+
+
+#: The UI strings the browser script needs.
+BROWSER_UI = ("reset", "zoom_in", "zoom_out", "two_fingers", "scale_km", "scale_m",
+              "inset_hide", "inset_show")  # fmt: skip
 
 
 def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> dict[str, Any]:
@@ -778,9 +969,60 @@ def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> d
         "static": flags.static,
         "tiles": flags.tiles != "none",
         "prefix": prefix,
-        "attribution": DATA_ATTRIBUTION_HTML,
+        "attribution": data_attribution_html(content.lang),
         "zoomHint": UI[content.lang]["zoom_hint"],
+        "ui": {k: UI[content.lang][k] for k in BROWSER_UI},
+        "viewLimit": ([[content.view_limit.south, content.view_limit.west],
+                       [content.view_limit.north, content.view_limit.east]]
+                      if content.view_limit else None),
     }  # fmt: skip
+
+
+#: Natural Earth 1:110m countries (world-atlas, public domain), vendored by tools/vendor_assets.py.
+WORLD_110M = STATIC_DIR / "vendor" / "world-atlas@2.0.2" / "countries-110m.json"
+#: The overview inset's extent (CRS84 degrees): Europe west of the Urals.
+EUROPE = BBox(-12.0, 34.0, 48.0, 71.0)
+#: ISO 3166-1 numeric → alpha-2, for the countries the inset may highlight.
+_NUMERIC_A2 = {"112": "BY", "643": "RU", "804": "UA", "616": "PL", "440": "LT", "428": "LV",
+               "233": "EE"}  # fmt: skip
+
+
+def _topojson_geometries(doc: dict[str, Any], name: str) -> list[tuple[str, BaseGeometry]]:
+    """(id, shapely geometry) of a quantised TopoJSON object (arcs delta-encoded)."""
+    (sx, sy), (tx, ty) = doc["transform"]["scale"], doc["transform"]["translate"]
+    arcs = []
+    for arc in doc["arcs"]:
+        xy = np.cumsum(np.asarray(arc, dtype=float), axis=0)
+        arcs.append(np.column_stack([xy[:, 0] * sx + tx, xy[:, 1] * sy + ty]))
+
+    def ring(indexes: list[int]) -> np.ndarray:
+        parts = [arcs[i] if i >= 0 else arcs[~i][::-1] for i in indexes]
+        return np.concatenate([parts[0]] + [q[1:] for q in parts[1:]])
+
+    out = []
+    for g in doc["objects"][name]["geometries"]:
+        if g["type"] == "Polygon":
+            polys = [g["arcs"]]
+        elif g["type"] == "MultiPolygon":
+            polys = g["arcs"]
+        else:
+            continue
+        geom = MultiPolygon([Polygon(ring(p[0]), [ring(h) for h in p[1:]]) for p in polys])
+        out.append((str(g.get("id") or ""), shapely.make_valid(geom)))
+    return out
+
+
+@lru_cache(maxsize=1)
+def europe_outline() -> tuple[tuple[str, BaseGeometry], ...]:
+    """Europe's countries for the inset locator: (alpha-2 or numeric id, clipped geometry)."""
+    doc = json.loads(WORLD_110M.read_text(encoding="utf-8"))
+    out = []
+    for code, geom in _topojson_geometries(doc, "countries"):
+        part = shapely.clip_by_rect(geom, *EUROPE)
+        if not part.is_empty:
+            part = shapely.simplify(part, 0.15, preserve_topology=True)  # ~1 px at 120 px
+            out.append((_NUMERIC_A2.get(code, code), _round(part, 1)))
+    return tuple(out)
 
 
 def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
@@ -830,10 +1072,15 @@ def render_page(
             assets.append({"kind": asset.kind, "inline": Markup(inline_asset(asset.path))})
         else:
             assets.append({"kind": asset.kind, "url": asset.url(urls.static_base)})
-    items = [{"n": None, "name": p.name, "sub": p.sub, "detail": p.rows[-2][1]}
-             for p in content.places]  # fmt: skip
-    items += [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
-              for c in content.crossings]  # fmt: skip
+    places = [{"n": None, "name": p.name, "sub": p.sub, "detail": p.rows[-2][1]}
+              for p in content.places]  # fmt: skip
+    items = places + [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
+                      for c in content.crossings]  # fmt: skip
+    ui = UI[content.lang]
+    focus = content.spec.focus
+    timeline_title = ""
+    if content.events and focus in frontier.borders:
+        timeline_title = ui["timeline"].format(name=border_name(frontier, focus, content.lang))
     return _ENV.get_template("map_page.html").render(
         lang=content.lang,
         theme=theme,
@@ -844,13 +1091,20 @@ def render_page(
         alt=content.alt,
         legend=content.legend,
         sources=content.sources,
+        own_caption=bool(flags.caption),
+        method=content.method,
+        key=sorted(content.crossings, key=lambda c: c.number or 0),
+        places=places,
+        events=content.events,
+        timeline_title=timeline_title,
+        as_of=ui["as_of"].format(date=content.data_as_of) if content.data_as_of else "",
         items=items,
         ui=UI[content.lang],
         urls=urls,
         assets=assets,
         map_html=Markup(figure.html.render()),
         map_script=Markup(figure.script.render()),
-        attribution=Markup(DATA_ATTRIBUTION_HTML),
+        attribution=Markup(data_attribution_html(content.lang)),
         description=(caption or content.alt)[:300],
     )
 

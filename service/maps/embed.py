@@ -32,14 +32,26 @@ def embed_id(url: str) -> str:
     return "frontier-atlas-" + hashlib.sha256(url.encode()).hexdigest()[:10]
 
 
+#: The iframe's height before (or without) the resize script, as CSS: tall enough to
+#: show the map, its legend, key and caption at the common widths. Measured on the
+#: frontier map (the longest key and dek): the caption ends at about 833 px at 320 px,
+#: 809 at 375, 642 at 600, 726 at 768 and 824 from 1,024 px on (phones: a fixed 420-px
+#: map and more lines of text; wider: a map 62 % as tall as it is wide, up to 620 px).
+NO_SCRIPT_HEIGHT_CSS = "max(980px - 35vw, min(320px + 62vw, 900px))"
+
+
 def snippet(url: str, title: str, height: int = DEFAULT_HEIGHT) -> str:
-    """The iframe (responsive, titled, allowfullscreen, lazy) and its resize script."""
+    """The iframe (responsive, titled, allowfullscreen, lazy) and its resize script.
+
+    *height* is the HTML attribute (for browsers without CSS ``max()``); the style's
+    height follows the width (``NO_SCRIPT_HEIGHT_CSS``) until the script sets it.
+    """
     fid = embed_id(url)
     # pym.js children read childId from their URL: the page then also speaks pym's protocol.
     src = f"{url}{'&' if '?' in url else '?'}childId={fid}"
     return (
         f'<iframe id="{fid}" src="{html.escape(src)}" title="{html.escape(title)}" '
-        f'width="100%" height="{int(height)}" style="width:100%;height:{int(height)}px;'
+        f'width="100%" height="{int(height)}" style="width:100%;height:{NO_SCRIPT_HEIGHT_CSS};'
         f'border:0;display:block;max-width:100%" loading="lazy" allowfullscreen '
         f'referrerpolicy="strict-origin-when-cross-origin" scrolling="no"></iframe>\n'
         f"<script>{RESIZE_SCRIPT % {'id': fid}}</script>"

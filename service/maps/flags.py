@@ -23,7 +23,8 @@ PYM_PARAMS = ("childId", "initialWidth", "parentTitle", "parentUrl")
 MAX_TITLE = 200
 MAX_CAPTION = 600
 #: Bounds of the PNG size in pixels (both width and height).
-MIN_PX, MAX_PX = 200, 2400
+#: (320 px: below it labels and caption are unreadable.)
+MIN_PX, MAX_PX = 320, 2400
 DEFAULT_PNG_SIZE = (1200, 630)  # the usual og:image size
 
 

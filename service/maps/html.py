@@ -6,7 +6,6 @@ the service's start-up should not wait for.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import folium
@@ -17,12 +16,13 @@ from markupsafe import Markup
 
 from service.domain.frontier import Frontier
 from service.maps.content import (
+    UI,
     MapContent,
     MapOptions,
-    _basemap,
     _feature,
     _safe_json,
     browser_data,
+    europe_outline,
 )
 from service.maps.flags import MapFlags
 
@@ -55,7 +55,10 @@ class AtlasMap(folium.Map):
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.map({{ this.get_name()|tojson }}, {
   center: {{ this.location|tojson }}, crs: L.CRS.{{ this.crs }},
-  ...{{ this.options|tojavascript }}
+  ...{{ this.options|tojavascript }},
+  // prefers-reduced-motion: no zoom, fade or marker animations
+  zoomAnimation: !FrontierAtlas.reducedMotion, fadeAnimation: !FrontierAtlas.reducedMotion,
+  markerZoomAnimation: !FrontierAtlas.reducedMotion
 });
 {%- if this.control_scale %}
 L.control.scale({metric: true, imperial: false}).addTo({{ this.get_name() }});
@@ -84,11 +87,9 @@ FrontierAtlas.inset({{ this._parent.get_name() }}, {{ this.data_json }});
         self.data_json = Markup(_safe_json(data))
 
 
-@lru_cache(maxsize=4)
-def _inset_countries(frontier: Frontier) -> list[dict[str, Any]]:
-    geoms = _basemap(frontier, None, 0.12)
-    return [_feature(g, {"id": a2}) for a2, g in
-            zip(frontier.countries, geoms, strict=True)]  # fmt: skip
+def _inset_countries(focus: str = "BY") -> list[dict[str, Any]]:
+    """Europe's countries (Natural Earth 1:110m) for the overview, *focus* highlighted."""
+    return [_feature(g, {"id": a2, "focus": a2 == focus}) for a2, g in europe_outline()]
 
 
 def build_map(
@@ -101,9 +102,9 @@ def build_map(
         location=[(b.south + b.north) / 2, (b.west + b.east) / 2],
         zoom_start=6,
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # atlas.js adds it, with the units in the page's language
         prefer_canvas=False,
-        zoom_control=interactive,
+        zoom_control=False,  # atlas.js adds it, with translated button names
         scrollWheelZoom=False,  # no scroll-wheel trap: ctrl/cmd + wheel, or after a click
         dragging=interactive,
         touchZoom=interactive,
@@ -129,9 +130,12 @@ def build_map(
             control=False,
         ).add_to(m)
     if interactive:
-        _Fullscreen(position="topleft", title="Full screen", title_cancel="Exit full screen",
+        ui = UI[content.lang]
+        _Fullscreen(position="topleft", title=ui["fullscreen"], title_cancel=ui["exit_fullscreen"],
                     force_separate_button=True).add_to(m)  # fmt: skip
     AtlasLayers(browser_data(content, flags, options)).add_to(m)
     if flags.inset:
-        InsetMap({"countries": _inset_countries(frontier)}).add_to(m)
+        InsetMap({"countries": _inset_countries(), "center": [53.7, 27.9],
+                  "ui": {k: UI[content.lang][k] for k in ("inset_hide", "inset_show")}}
+                 ).add_to(m)  # fmt: skip
     return m

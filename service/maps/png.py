@@ -1,8 +1,10 @@
-"""Server-rendered PNG maps (matplotlib + geopandas, Agg backend; no tiles, no browser).
+"""Server-rendered static maps, PNG or SVG (matplotlib + geopandas, Agg backend; no browser).
 
 Draws the same ``MapContent`` as the HTML page in the ETRS89 Lambert
-azimuthal equal-area projection (EPSG:3035, metres), with labels, numbered
-checkpoints, a scale bar, the title, caption and the data attribution.
+azimuthal equal-area projection (EPSG:3035, metres): countries, borders,
+checkpoints by status with their uncertainty circles and stable numbers,
+place and checkpoint labels placed without overlaps, a legend, a scale bar,
+the title, a wrapped caption and the data attribution, all in the map's language.
 """
 
 from __future__ import annotations
@@ -18,26 +20,32 @@ matplotlib.use("Agg")  # before pyplot-free imports that may pick a GUI backend
 from matplotlib import patheffects  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Circle, Patch  # noqa: E402
 from pyproj import Transformer  # noqa: E402
+from shapely.geometry import Polygon, box  # noqa: E402
 
-from service.maps.content import MapContent, label_point  # noqa: E402
+from service.maps.content import UI, MapContent, label_point  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 
 CRS = "EPSG:3035"
 _TO_LAEA = Transformer.from_crs("OGC:CRS84", CRS, always_xy=True)
+matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays editable text
 
 PALETTES = {
     "light": {
-        "bg": "#ffffff", "water": "#dbe7ef", "land": "#f3f1ec", "land_edge": "#c9c5bb",
-        "focus_land": "#fffdf7", "by": "#fbf6e9", "border": "#7b7f87", "focus": "#c21a1a",
-        "casing": "#ffffff", "text": "#1d1d1f", "muted": "#5b5f66", "halo": "#ffffff",
-        "country": "#8b8377", "link": "#1d4ed8",
+        "bg": "#ffffff", "water": "#cfe0ec", "land": "#e3e0d8", "land_edge": "#b9b4a8",
+        "focus_land": "#f6f2e8", "by": "#fffdf7", "border": "#6b6f77", "focus": "#c21a1a",
+        "casing": "#ffffff", "text": "#1d1d1f", "muted": "#50545b", "halo": "#ffffff",
+        "country": "#5f584d", "link": "#1d4ed8",
+        "open": "#c21a1a", "restricted": "#b45309", "closed": "#4b5563",
     },
     "dark": {
         "bg": "#16181c", "water": "#0f1a24", "land": "#23262c", "land_edge": "#3a3e46",
-        "focus_land": "#2c3038", "by": "#30343c", "border": "#8d939c", "focus": "#ff6b5e",
+        "focus_land": "#2c3038", "by": "#3a3f48", "border": "#8d939c", "focus": "#ff6b5e",
         "casing": "#16181c", "text": "#eceef1", "muted": "#a4a9b2", "halo": "#16181c",
-        "country": "#8d939c", "link": "#7aa7ff",
+        "country": "#a4a9b2", "link": "#7aa7ff",
+        "open": "#ff6b5e", "restricted": "#f59e0b", "closed": "#9ca3af",
     },
 }  # fmt: skip
 
@@ -52,20 +60,61 @@ def _nice_length_km(max_km: float) -> float:
     return float(10**exponent)
 
 
+def _fit_inside(view: tuple[float, float, float, float], limit: Polygon
+                ) -> tuple[float, float, float, float]:  # fmt: skip
+    """Shrink (and, if need be, move) the view box until it lies inside *limit* (metres)."""
+    x0, y0, x1, y1 = view
+    cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+    inner = limit.buffer(-1)
+    for _ in range(40):
+        candidate = box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        if inner.contains(candidate):
+            break
+        centre = inner.centroid
+        cx, cy = cx + (centre.x - cx) * 0.1, cy + (centre.y - cy) * 0.1
+        w, h = w * 0.95, h * 0.95
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
 def render_png(content: MapContent, flags: MapFlags, width: int, height: int) -> bytes:
     """A PNG of *width* × *height* pixels."""
+    return render_image(content, flags, width, height, "png")
+
+
+def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
+                 fmt: str = "png") -> bytes:  # fmt: skip
+    """The map as a *width* × *height* pixel PNG, or an SVG of that size (``fmt="svg"``)."""
+    ui = UI[content.lang]
     colors = PALETTES["dark" if flags.dark == "true" else "light"]
     dpi = 100
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor=colors["bg"])
-    FigureCanvasAgg(fig)
-    scale = min(width, height * 1.6) / 1000  # font scale
+    canvas = FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    scale = max(min(width, height * 1.6) / 1000, 0.55)  # font scale; readable when small
+    fs = max(8.0, 11 * scale)
     title = flags.title or content.title
-    header = 0.11 if height >= 400 else 0.14
-    footer = 0.1 if height >= 400 else 0.14
+    caption = flags.caption or content.caption
+    # Text above and below the map, wrapped (never truncated) to the image's width.
+    chars = max(20, int(width / (fs * 0.6)))
+    title_lines = textwrap.wrap(title, max(16, int(width / (fs * 1.55 * 0.62)))) or [""]
+    legend_items = [(cls, text) for cls, text in content.legend]
+    key = "   ".join(f"{c.number} {c.name}" for c in sorted(content.crossings,
+                                                             key=lambda c: c.number or 0))
+    foot_lines = textwrap.wrap(key, chars) if key else []
+    if caption and height >= 300:
+        foot_lines += textwrap.wrap(caption, chars)
+    line_px = fs * 0.8 * 1.45 * dpi / 72
+    head_px = len(title_lines) * fs * 1.55 * 1.3 * dpi / 72 + 14
+    legend_cols = max(1, min(len(legend_items), int(width / (fs * 17))))
+    legend_rows = math.ceil(len(legend_items) / legend_cols) if legend_items else 0
+    foot_px = (len(foot_lines) + legend_rows) * line_px + fs * 0.7 * 1.6 * dpi / 72 + 12
+    # The map keeps at least half the image: drop caption lines if the text does not fit.
+    while head_px + foot_px > height * 0.5 and foot_lines:
+        foot_lines.pop()
+        foot_px -= line_px
+    header, footer = head_px / height, foot_px / height
     ax = fig.add_axes((0.0, footer, 1.0, 1.0 - header - footer))
-    ax.set_facecolor(colors["water"])
     ax.set_axis_off()
-    ax.set_facecolor(colors["water"])
     fig.patches.append(
         matplotlib.patches.Rectangle((0, footer), 1, 1 - header - footer, transform=fig.transFigure,
                                      color=colors["water"], zorder=-1)  # fmt: skip
@@ -95,7 +144,7 @@ def render_png(content: MapContent, flags: MapFlags, width: int, height: int) ->
         links = gpd.GeoSeries([g for g, _ in content.links], crs="OGC:CRS84").to_crs(CRS)
         links.plot(ax=ax, color=colors["link"], linewidth=lw * 0.8, linestyle=(0, (4, 3)), zorder=6)
 
-    # View: the content bounds, padded, at the axes' aspect ratio.
+    # View: the content bounds, padded, at the axes' aspect ratio, inside the basemap.
     b = content.bounds
     xs, ys = _TO_LAEA.transform(
         [b.west, b.east, b.west, b.east], [b.south, b.south, b.north, b.north]
@@ -109,37 +158,120 @@ def render_png(content: MapContent, flags: MapFlags, width: int, height: int) ->
     else:
         h = w * box_h / box_w
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    ax.set_xlim(cx - w / 2, cx + w / 2)
-    ax.set_ylim(cy - h / 2, cy + h / 2)
+    view = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    if content.view_limit is not None:
+        # Land is land: the view may not reach past the countries we have (the lon/lat
+        # window is a curved trapezoid in this projection).
+        lim = content.view_limit
+        edge = [(lim.west + (lim.east - lim.west) * i / 40, lim.south) for i in range(41)]
+        edge += [(lim.east, lim.south + (lim.north - lim.south) * i / 40) for i in range(41)]
+        edge += [(lim.east - (lim.east - lim.west) * i / 40, lim.north) for i in range(41)]
+        edge += [(lim.west, lim.north - (lim.north - lim.south) * i / 40) for i in range(41)]
+        px, py = _TO_LAEA.transform([p[0] for p in edge], [p[1] for p in edge])
+        view = _fit_inside(view, Polygon(zip(px, py, strict=True)))
+    ax.set_xlim(view[0], view[2])
+    ax.set_ylim(view[1], view[3])
     ax.set_aspect("equal")
+    w, h = view[2] - view[0], view[3] - view[1]
+    cx, cy = (view[0] + view[2]) / 2, (view[1] + view[3]) / 2
+    m_per_px = w / box_w
 
-    halo = [patheffects.withStroke(linewidth=3 * scale + 1, foreground=colors["halo"])]
-    fs = max(7.0, 11 * scale)
+    halo = [patheffects.withStroke(linewidth=3 * scale + 1.5, foreground=colors["halo"])]
+    taken: list = []  # display-space boxes of what is drawn: labels may not cover them
+
+    def free(bbox) -> bool:
+        axbox = ax.get_window_extent(renderer)
+        inside = (bbox.x0 >= axbox.x0 + 2 and bbox.x1 <= axbox.x1 - 2 and
+                  bbox.y0 >= axbox.y0 + 2 and bbox.y1 <= axbox.y1 - 2)  # fmt: skip
+        return inside and not any(bbox.overlaps(t) for t in taken)
+
+    def mark(x: float, y: float, r_px: float) -> None:
+        dx, dy = ax.transData.transform((x, y))
+        taken.append(matplotlib.transforms.Bbox([[dx - r_px, dy - r_px], [dx + r_px, dy + r_px]]))
+
+    # Points first (their boxes are reserved), then labels in order of importance.
+    num_size = fs * 1.6
+    for c in content.crossings:
+        x, y = _TO_LAEA.transform(c.lon, c.lat)
+        col = colors.get(c.status or "open", colors["open"])
+        if c.precision_m and c.precision_m / m_per_px > num_size * 0.6:
+            ax.add_patch(Circle((x, y), c.precision_m, facecolor=col, alpha=0.16, edgecolor=col,
+                                linewidth=0.8, linestyle=(0, (3, 2)), zorder=6.5))  # fmt: skip
+        mark(x, y, num_size * 0.7)
+    for p in content.places:
+        x, y = _TO_LAEA.transform(p.lon, p.lat)
+        size = (7 if p.kind in ("capital", "city") else 5) * scale + 2
+        ax.plot(x, y, "s" if p.kind == "capital" else "o",
+                color=colors["link"] if p.focus else colors["text"], markersize=size,
+                markeredgecolor=colors["halo"], markeredgewidth=1, zorder=8)  # fmt: skip
+        mark(x, y, size * 0.8)
+    # Badges that would overlap move apart, joined to their true position by a leader line.
+    badges = []
+    for c in sorted(content.crossings, key=lambda c: c.number or 0):
+        x, y = _TO_LAEA.transform(c.lon, c.lat)
+        dx, dy = ax.transData.transform((x, y))
+        r = num_size * 0.75
+        best = (dx, dy)
+        for k, (ox, oy) in enumerate([(0, 0), (0, 1), (1, 0), (0, -1), (-1, 0),
+                                      (0.7, 0.7), (0.7, -0.7), (-0.7, -0.7), (-0.7, 0.7)]):  # fmt: skip
+            tx, ty = dx + ox * r * 2.4, dy + oy * r * 2.4
+            if all(math.hypot(tx - bx, ty - by) >= 2 * r for bx, by in badges) or k == 8:
+                best = (tx, ty)
+                break
+        badges.append(best)
+        bx, by = ax.transData.inverted().transform(best)
+        col = colors.get(c.status or "open", colors["open"])
+        if best != (dx, dy):
+            ax.plot([x, bx], [y, by], color=colors["text"], linewidth=0.8, zorder=9.5)
+            ax.plot(x, y, "o", color=col, markersize=3, zorder=9.6)
+        hollow = c.status == "closed"
+        ax.plot(bx, by, "o", color=colors["bg"] if hollow else col, markersize=num_size,
+                markeredgecolor=col if hollow else colors["casing"],
+                markeredgewidth=2 if hollow else 1.5, zorder=10)  # fmt: skip
+        ax.text(bx, by, str(c.number), color=col if hollow else "#ffffff", fontsize=fs * 0.8,
+                fontweight="bold", ha="center", va="center", zorder=11)  # fmt: skip
+        taken.append(matplotlib.transforms.Bbox([[best[0] - r, best[1] - r],
+                                                 [best[0] + r, best[1] + r]]))  # fmt: skip
+
+    if flags.labels:
+        items = [(p.rank if not p.focus else 1e12, p, False) for p in content.places]
+        items += [(0.5 - (c.number or 0) / 1000, c, True) for c in content.crossings]
+        items.sort(key=lambda t: -t[0])
+        ordered = sorted(content.crossings, key=lambda c: c.number or 0)
+        for _, p, is_crossing in items:
+            x, y = _TO_LAEA.transform(p.lon, p.lat)
+            if is_crossing:
+                x, y = ax.transData.inverted().transform(badges[ordered.index(p)])
+                gap = num_size * 0.75 + 3
+            else:
+                gap = (7 if p.kind in ("capital", "city") else 5) * scale + 4
+            sides = ["right", "left"] if p.label_side == "right" else ["left", "right"]
+            for side in sides:
+                sign = 1 if side == "right" else -1
+                text = ax.annotate(
+                    p.name, (x, y), xytext=(sign * gap, 0), textcoords="offset points",
+                    ha="left" if sign > 0 else "right", va="center",
+                    fontsize=fs * (1.1 if p.focus else 0.95 if is_crossing else 1),
+                    fontweight="bold", color=colors["text"], path_effects=halo, zorder=12)
+                bbox = text.get_window_extent(renderer)
+                if free(bbox):
+                    taken.append(bbox)
+                    break
+                text.remove()
+
     for _a2, name, geom, _ in content.countries:
         ll = label_point(geom, content.bounds)
         if ll is None:
             continue
         x, y = _TO_LAEA.transform(ll[1], ll[0])
-        ax.text(x, y, name.upper(), fontsize=fs * 0.95, color=colors["country"], ha="center",
-                va="center", fontweight="bold", zorder=7, path_effects=halo)  # fmt: skip
-    for p in content.places:
-        x, y = _TO_LAEA.transform(p.lon, p.lat)
-        size = (7 if p.kind in ("capital", "city") else 5) * scale + 2
-        ax.plot(x, y, "o", color=colors["link"] if p.focus else colors["text"], markersize=size,
-                markeredgecolor=colors["halo"], markeredgewidth=1, zorder=8)  # fmt: skip
-        if flags.labels:
-            side = 1 if p.label_side == "right" else -1
-            ax.annotate(p.name, (x, y), xytext=(side * (size + 2), 0), textcoords="offset points",
-                        ha="left" if side > 0 else "right", va="center", fontsize=fs,
-                        fontweight="bold", color=colors["text"],
-                        path_effects=halo, zorder=9)  # fmt: skip
-    for c in content.crossings:
-        x, y = _TO_LAEA.transform(c.lon, c.lat)
-        ax.plot(x, y, "o", color=colors["focus"], markersize=fs * 1.55,
-                markeredgecolor=colors["casing"], markeredgewidth=1.5, zorder=10)  # fmt: skip
-        ax.text(x, y, str(c.number), color="#16181c" if flags.dark == "true" else "#ffffff",
-                fontsize=fs * 0.8, fontweight="bold", ha="center", va="center",
-                zorder=11)  # fmt: skip
+        text = ax.text(x, y, name.upper(), fontsize=fs * 0.95, color=colors["country"],
+                       ha="center", va="center", fontweight="bold", zorder=7,
+                       path_effects=halo)  # fmt: skip
+        bbox = text.get_window_extent(renderer)
+        if free(bbox):
+            taken.append(bbox)
+        else:
+            text.remove()
 
     # Scale bar: about a fifth of the map width (EPSG:3035 metres are true near the centre).
     km = _nice_length_km(w / 1000 / 5)
@@ -147,24 +279,55 @@ def render_png(content: MapContent, flags: MapFlags, width: int, height: int) ->
     sy = cy - h / 2 + h * 0.05
     ax.plot([sx, sx + km * 1000], [sy, sy], color=colors["text"], linewidth=2.5 * scale + 0.5,
             solid_capstyle="butt", zorder=12, path_effects=halo)  # fmt: skip
-    ax.text(sx + km * 1000 / 2, sy + h * 0.015, f"{km:g} km", ha="center", va="bottom",
-            fontsize=fs * 0.85, color=colors["text"], path_effects=halo, zorder=12)  # fmt: skip
+    ax.text(sx + km * 1000 / 2, sy + h * 0.015, f"{km:g} {ui['scale_km']}", ha="center",
+            va="bottom", fontsize=fs * 0.85, color=colors["text"], path_effects=halo,
+            zorder=12)  # fmt: skip
 
-    fig.text(0.02, 1 - header / 2, textwrap.shorten(title, 90, placeholder="…"), ha="left",
-             va="center", fontsize=fs * 1.55, fontweight="bold", color=colors["text"])  # fmt: skip
-    legend = "  ".join(f"{c.number} {c.name}" for c in content.crossings)
-    caption = flags.caption or content.caption
-    lines = []
-    if legend:
-        lines.append(textwrap.shorten(legend, int(width / (fs * 0.62)), placeholder="…"))
-    if caption and height >= 300:
-        lines.append(textwrap.shorten(caption, int(width / (fs * 0.62)), placeholder="…"))
-    fig.text(0.02, footer * 0.62, "\n".join(lines), ha="left", va="center",
-             fontsize=fs * 0.78, color=colors["muted"], linespacing=1.3)  # fmt: skip
-    fig.text(0.98, footer * 0.18, "Data © OpenStreetMap contributors (ODbL), GeoNames (CC BY 4.0)"
-             " · Frontier Atlas", ha="right", va="center", fontsize=fs * 0.7,
-             color=colors["muted"])  # fmt: skip
+    fig.text(0.02, 1 - 7 / height, "\n".join(title_lines), ha="left", va="top",
+             fontsize=fs * 1.55, fontweight="bold", color=colors["text"],
+             linespacing=1.15)  # fmt: skip
+    if legend_items:
+        handles = []
+        for cls, text in legend_items:
+            handles.append(_legend_handle(cls, text, colors, lw))
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, footer - legend_rows * line_px / height * 1.1),
+                   ncols=legend_cols, frameon=False, fontsize=fs * 0.78, handlelength=1.6,
+                   columnspacing=1.2, labelcolor=colors["text"], borderaxespad=0)  # fmt: skip
+    if foot_lines:
+        fig.text(0.02, footer - (legend_rows + 0.2) * line_px / height, "\n".join(foot_lines),
+                 ha="left", va="top", fontsize=fs * 0.8, color=colors["muted"],
+                 linespacing=1.3)  # fmt: skip
+    credit = "Data © OpenStreetMap contributors (ODbL), GeoNames (CC BY 4.0)"
+    if content.lang == "ru":
+        credit = "Данные © участники OpenStreetMap (ODbL), GeoNames (CC BY 4.0)"
+    elif content.lang == "be":
+        credit = "Даныя © удзельнікі OpenStreetMap (ODbL), GeoNames (CC BY 4.0)"
+    if content.data_as_of:
+        credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
+    fig.text(0.98, 5 / height, credit + " · Frontier Atlas", ha="right", va="bottom",
+             fontsize=fs * 0.7, color=colors["muted"])  # fmt: skip
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
-                metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip
+    if fmt == "svg":
+        fig.savefig(out, format="svg", facecolor=colors["bg"],
+                    metadata={"Creator": "Frontier Atlas (matplotlib)", "Title": title})  # fmt: skip
+    else:
+        fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
+                    metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip
     return out.getvalue()
+
+
+def _legend_handle(cls: str, text: str, colors: dict[str, str], lw: float):
+    """A legend entry drawn like the map symbol the page's CSS class stands for."""
+    if "fa-key-focus-border" in cls:
+        return Line2D([], [], color=colors["focus"], linewidth=lw * 1.3, label=text)
+    if "fa-key-border" in cls:
+        return Line2D([], [], color=colors["border"], linewidth=lw * 0.7, label=text)
+    for status in ("open", "restricted", "closed"):
+        if f"fa-key-{status}" in cls:
+            col = colors[status]
+            return Line2D([], [], marker="o", linestyle="", markersize=8, label=text,
+                          markerfacecolor=colors["bg"] if status == "closed" else col,
+                          markeredgecolor=col, markeredgewidth=1.5)  # fmt: skip
+    if "fa-key-halo" in cls:
+        return Patch(facecolor=colors["open"], alpha=0.2, edgecolor=colors["open"], label=text)
+    return Line2D([], [], marker="o", linestyle="", markersize=5, color=colors["text"], label=text)

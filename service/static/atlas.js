@@ -5,6 +5,10 @@
 (function () {
   'use strict';
   var FA = (window.FrontierAtlas = {});
+  var REDUCED = !!(window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches);
+  // A phone or tablet: one finger must scroll the article, so the map moves with two.
+  var COARSE = !!(window.matchMedia && window.matchMedia('(pointer: coarse)').matches);
+  FA.reducedMotion = REDUCED;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -30,21 +34,33 @@
     return box;
   }
 
+  // A point: [leader line] + pin (dot or numbered badge, with its label beside it).
+  // The pin moves away from its true position when badges crowd; the leader line then
+  // joins it to a small mark at the true position.
   function pointIcon(p, labels) {
     var wrap = el('span', 'fa-point fa-side-' + (p.side || 'right'));
+    var pin = el('span', 'fa-pin');
     if (p.n) {
-      wrap.appendChild(el('span', 'fa-num', p.n));
+      wrap.appendChild(el('span', 'fa-leader'));
+      wrap.appendChild(el('span', 'fa-true-pos'));
+      pin.appendChild(el('span', 'fa-num fa-status-' + (p.status || 'open'), p.n));
     } else {
-      wrap.appendChild(el('span', 'fa-dot fa-dot-' + p.kind + (p.focus ? ' fa-dot-focus' : '')));
+      pin.appendChild(el('span', 'fa-dot fa-dot-' + p.kind + (p.focus ? ' fa-dot-focus' : '')));
     }
-    if (labels && !p.n) {
-      var label = el('span', 'fa-label' + (p.focus ? ' fa-label-focus' : ''), p.name);
+    if (labels) {
+      var label = el('span', 'fa-label' + (p.focus ? ' fa-label-focus' : '') +
+                     (p.n ? ' fa-label-crossing' : ''), p.name);
       label.setAttribute('data-rank', String(p.rank || 0));
-      wrap.appendChild(label);
+      label.setAttribute('aria-hidden', 'true');  // the marker's own name says it
+      // a space between the number and the name: the visible text reads "1 Name"
+      pin.appendChild(document.createTextNode(' '));
+      pin.appendChild(label);
     }
+    wrap.appendChild(pin);
     return L.divIcon({
       html: wrap,
-      className: p.n ? 'fa-marker fa-crossing' : 'fa-marker fa-place fa-place-' + p.kind,
+      className: p.n ? 'fa-marker fa-crossing fa-crossing-' + (p.status || 'open')
+                     : 'fa-marker fa-place fa-place-' + p.kind,
       iconSize: p.n ? [22, 22] : [14, 14],
       iconAnchor: p.n ? [11, 11] : [7, 7],
       popupAnchor: [0, -8]
@@ -52,10 +68,10 @@
   }
 
   function addPoint(map, p, labels) {
+    var name = (p.n ? p.n + ' ' : '') + p.name;  // begins with the number the badge shows
     var marker = L.marker(p.ll, {
       icon: pointIcon(p, labels),
-      title: (p.n ? p.n + '. ' : '') + p.name,
-      alt: p.name,
+      title: name,
       keyboard: true,
       riseOnHover: true,
       zIndexOffset: p.n ? 500 : (p.focus ? 800 : 0),
@@ -66,17 +82,21 @@
     var icon = marker.getElement();
     if (icon) {
       icon.setAttribute('data-id', p.id);
-      icon.setAttribute('aria-label', p.name);
+      icon.setAttribute('aria-label', name);
+      icon.setAttribute('data-n', p.n ? String(p.n) : '');
     }
     return marker;
   }
 
   FA.draw = function (map, d) {
+    var t = d.ui || {};
     map.createPane('faLand').style.zIndex = 250;
+    map.createPane('faHalos').style.zIndex = 410;
     map.createPane('faBorders').style.zIndex = 420;
     map.createPane('faCountryLabels').style.zIndex = 430;
     map.createPane('faPoints').style.zIndex = 610;
     map.getPane('faLand').style.pointerEvents = 'none';
+    map.getPane('faHalos').style.pointerEvents = 'none';
     map.getPane('faCountryLabels').style.pointerEvents = 'none';
     var root = map.getContainer();
     root.classList.add(d.tiles ? 'fa-with-tiles' : 'fa-no-tiles');
@@ -123,57 +143,165 @@
       }
     }).addTo(map);
 
+    // Uncertainty: a shaded circle of the stated precision around an approximate position.
+    d.crossings.forEach(function (p) {
+      if (!p.prec) return;
+      L.circle(p.ll, { radius: p.prec, pane: 'faHalos', interactive: false,
+                       className: 'fa-halo fa-halo-' + (p.status || 'open'), weight: 1 }).addTo(map);
+    });
+
     d.places.forEach(function (p) { addPoint(map, p, d.labels); });
     d.crossings.forEach(function (p) { addPoint(map, p, d.labels); });
 
-    map.fitBounds(d.bounds, { padding: [18, 18] });
+    controls(map, d, t);
+    var home = function () { map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED }); };
+    limitView(map, d);
+    home();
+    FA.home = home;
     declutter(map);
     map.on('zoomend moveend resize', function () { declutter(map); });
+    map.on('resize', function () { limitView(map, d); });
     if (d.static) map.setMaxBounds(map.getBounds().pad(0.05));
 
     map.attributionControl.setPrefix(d.prefix || false);
     map.attributionControl.addAttribution(d.attribution);
 
-    if (!d.static) wheelZoom(map, d.zoomHint);
+    if (!d.static) {
+      wheelZoom(map, d.zoomHint);
+      if (COARSE) twoFingers(map, t.two_fingers);
+    }
+    // Esc closes an open popup from anywhere on the page and gives focus back to its marker.
+    document.addEventListener('keydown', function (e) {
+      if (e.key !== 'Escape' || !map._popup || !map.hasLayer(map._popup)) return;
+      var source = map._popup._source;
+      map.closePopup();
+      if (source && source.getElement) source.getElement().focus();
+    });
     root.setAttribute('data-ready', 'true');
     FA.map = map;
   };
+
+  // Land is land: the reader never sees past the basemap. The map may not be panned
+  // outside the area our country polygons cover, nor zoomed out beyond it.
+  function limitView(map, d) {
+    if (!d.viewLimit) return;
+    var limit = L.latLngBounds(d.viewLimit);
+    map.options.maxBoundsViscosity = 1;
+    map.setMaxBounds(limit);
+    var z = map.getBoundsZoom(limit, true);
+    map.setMinZoom(Math.max(z, 3));
+  }
+
+  // Zoom, full screen, reset view and scale bar, in the page's language; the controls
+  // come first in the tab order (before the map's markers).
+  function controls(map, d, t) {
+    if (!d.static) {
+      L.control.zoom({ zoomInTitle: t.zoom_in, zoomOutTitle: t.zoom_out }).addTo(map);
+      var Reset = L.Control.extend({
+        options: { position: 'topleft' },
+        onAdd: function () {
+          var bar = el('div', 'leaflet-bar leaflet-control fa-reset');
+          var a = el('a', 'fa-reset-button');
+          a.href = '#';
+          a.setAttribute('role', 'button');
+          a.setAttribute('aria-label', t.reset);
+          a.title = t.reset;
+          a.appendChild(el('span', 'fa-reset-icon'));
+          L.DomEvent.disableClickPropagation(bar);
+          L.DomEvent.on(a, 'click', function (e) {
+            L.DomEvent.preventDefault(e);
+            map.closePopup();
+            FA.home();
+          });
+          bar.appendChild(a);
+          return bar;
+        }
+      });
+      new Reset().addTo(map);
+    }
+    var scale = L.control.scale({ metric: true, imperial: false });
+    var update = scale._updateScale;
+    scale._updateScale = function (node, text, ratio) {
+      text = String(text).replace(/ km$/, ' ' + (t.scale_km || 'km')).replace(/ m$/, ' ' + (t.scale_m || 'm'));
+      return update.call(this, node, text, ratio);
+    };
+    scale.addTo(map);
+    var root = map.getContainer();
+    var corner = root.querySelector('.leaflet-control-container');
+    if (corner) root.insertBefore(corner, root.firstChild);
+  }
 
   function overlaps(a, b) {
     return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   }
 
-  // Labels, most important first: keep each on its preferred side, else the other side,
-  // else hide it (the point stays, and the list under the map names it). Country names
-  // give way to place labels; labels never run off the map.
+  function rect(left, top, w, h) {
+    return { left: left, top: top, right: left + w, bottom: top + h };
+  }
+
+  // Numbered badges that would cover each other move apart (a leader line joins each
+  // moved badge to its true position); then labels, most important first, take their
+  // preferred side, else the other, else above or below, else hide (the badge stays and the key names it).
+  // Labels never cover a control, a badge, a dot or run off the map.
   function declutter(map) {
     var root = map.getContainer();
     var frame = root.getBoundingClientRect();
     var taken = [];
-    root.querySelectorAll('.fa-num, .fa-dot').forEach(function (e) {
-      taken.push(e.getBoundingClientRect());
+    root.querySelectorAll('.leaflet-control').forEach(function (c) {
+      var r = c.getBoundingClientRect();
+      if (r.width && r.height) taken.push({ left: r.left - 4, top: r.top - 4, right: r.right + 4, bottom: r.bottom + 4 });
+    });
+    root.querySelectorAll('.fa-dot').forEach(function (e) { taken.push(e.getBoundingClientRect()); });
+    var badges = Array.prototype.slice.call(root.querySelectorAll('.fa-crossing'));
+    badges.sort(function (a, b) { return (+a.dataset.n) - (+b.dataset.n); });
+    var R = 24, dirs = [[0, -1], [1, 0], [0, 1], [-1, 0], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7], [-0.7, -0.7]];
+    badges.forEach(function (marker) {
+      var pin = marker.querySelector('.fa-pin'), leader = marker.querySelector('.fa-leader');
+      pin.style.transform = '';
+      marker.classList.remove('fa-moved');
+      var home = marker.getBoundingClientRect();
+      var placedRect = null, dx = 0, dy = 0;
+      var tries = [[0, 0]];
+      [1, 1.6].forEach(function (k) { dirs.forEach(function (v) { tries.push([v[0] * R * k, v[1] * R * k]); }); });
+      tries.some(function (o) {
+        var r = rect(home.left + o[0] - 1, home.top + o[1] - 1, home.width + 2, home.height + 2);
+        var inside = r.left >= frame.left && r.right <= frame.right && r.top >= frame.top && r.bottom <= frame.bottom;
+        if (!inside && (o[0] || o[1])) return false;
+        if (taken.some(function (q) { return overlaps(q, r); })) return false;
+        placedRect = r; dx = o[0]; dy = o[1];
+        return true;
+      });
+      if (!placedRect) placedRect = home;
+      taken.push(placedRect);
+      if (dx || dy) {
+        pin.style.transform = 'translate(' + dx + 'px,' + dy + 'px)';
+        var len = Math.sqrt(dx * dx + dy * dy);
+        leader.style.width = len + 'px';
+        leader.style.transform = 'rotate(' + Math.atan2(dy, dx) + 'rad)';
+        marker.classList.add('fa-moved');
+      }
     });
     var labels = Array.prototype.slice.call(root.querySelectorAll('.fa-label'));
     labels.sort(function (a, b) { return (+b.dataset.rank) - (+a.dataset.rank); });
     labels.forEach(function (label) {
-      var point = label.parentNode;
+      var point = label.parentNode.parentNode;
       if (!point.dataset.side) point.dataset.side = point.classList.contains('fa-side-left') ? 'left' : 'right';
       var first = point.dataset.side, other = first === 'left' ? 'right' : 'left';
       label.style.visibility = '';
-      var placed = [first, other].some(function (side) {
-        point.classList.remove('fa-side-left', 'fa-side-right');
+      var placed = [first, other, 'top', 'bottom'].some(function (side) {
+        point.classList.remove('fa-side-left', 'fa-side-right', 'fa-side-top', 'fa-side-bottom');
         point.classList.add('fa-side-' + side);
         var r = label.getBoundingClientRect();
         var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
                      r.top >= frame.top && r.bottom <= frame.bottom;
-        if (inside && !taken.some(function (t) { return overlaps(t, r); })) {
+        if (inside && !taken.some(function (q) { return overlaps(q, r); })) {
           taken.push(r);
           return true;
         }
         return false;
       });
       if (!placed) {
-        point.classList.remove('fa-side-left', 'fa-side-right');
+        point.classList.remove('fa-side-left', 'fa-side-right', 'fa-side-top', 'fa-side-bottom');
         point.classList.add('fa-side-' + first);
         label.style.visibility = 'hidden';
       }
@@ -181,7 +309,7 @@
     root.querySelectorAll('.fa-country-label span').forEach(function (span) {
       span.style.visibility = '';
       var r = span.getBoundingClientRect();
-      if (taken.some(function (t) { return overlaps(t, r); })) span.style.visibility = 'hidden';
+      if (taken.some(function (q) { return overlaps(q, r); })) span.style.visibility = 'hidden';
     });
   }
 
@@ -209,21 +337,52 @@
     root.addEventListener('mouseleave', function () { map.scrollWheelZoom.disable(); });
   }
 
+  // Touch: one finger scrolls the article (touch-action pan-x pan-y, no one-finger drag);
+  // two fingers pinch and move the map (Leaflet's touch zoom follows the fingers).
+  function twoFingers(map, hintText) {
+    var root = map.getContainer();
+    map.dragging.disable();
+    root.classList.add('fa-touch');
+    var hint = el('div', 'fa-hint fa-hint-touch', hintText);
+    hint.setAttribute('aria-hidden', 'true');
+    root.appendChild(hint);
+    var timer = null;
+    root.addEventListener('touchmove', function (e) {
+      if (e.touches.length !== 1) { hint.classList.remove('fa-hint-on'); return; }
+      hint.classList.add('fa-hint-on');
+      clearTimeout(timer);
+      timer = setTimeout(function () { hint.classList.remove('fa-hint-on'); }, 1200);
+    }, { passive: true });
+  }
+
+  // The overview: Europe's outline at a fixed zoom, the focus country highlighted and
+  // the main map's view marked on it.
   FA.inset = function (map, d) {
     if (!L.Control.MiniMap) return;
+    var t = d.ui || {};
     var layer = L.geoJSON(d.countries, {
       interactive: false,
       style: function (f) {
-        return { className: 'fa-inset-country fa-country-' + f.properties.id, weight: 0.5 };
+        return { className: 'fa-inset-country' + (f.properties.focus ? ' fa-inset-focus' : ''), weight: 0.5 };
       }
     });
-    new L.Control.MiniMap(layer, {
-      position: 'bottomright', width: 120, height: 120, zoomLevelOffset: -4,
-      toggleDisplay: true, minimized: window.innerWidth < 560,
+    var mini = new L.Control.MiniMap(layer, {
+      position: 'bottomright', width: 120, height: 110, zoomLevelFixed: 2,
+      toggleDisplay: true, minimized: window.innerWidth < 560, centerFixed: d.center,
       aimingRectOptions: { className: 'fa-inset-aim', weight: 2, interactive: false },
       shadowRectOptions: { className: 'fa-inset-shadow', weight: 1, interactive: false },
-      strings: { hideText: '−', showText: '+' }
+      strings: { hideText: t.inset_hide || 'Hide the overview map', showText: t.inset_show || 'Show the overview map' }
     }).addTo(map);
+    var button = mini._toggleDisplayButton;
+    if (button) {
+      button.setAttribute('role', 'button');
+      var name = function () { button.setAttribute('aria-label', button.title); };
+      name();
+      mini.on('toggle minimize restore', name);
+      L.DomEvent.on(button, 'click', function () { setTimeout(name, 0); });
+    }
+    var corner = map.getContainer().querySelector('.leaflet-control-container');
+    if (corner) map.getContainer().insertBefore(corner, map.getContainer().firstChild);
   };
 
   // ------------------------------------------------------------------ embed height

@@ -7,6 +7,7 @@ wraps the app's HTML renderer so that collection and feature pages show a map.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,6 +40,7 @@ from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_resp
 
 router = APIRouter(tags=["Maps"])
 PNG = "image/png"
+SVG = "image/svg+xml"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -65,9 +67,15 @@ class MapService:
     async def content(self, spec: maps.MapSpec, lang: str) -> maps.MapContent:
         """What *spec* shows in *lang*: resolved once, then kept with the pages."""
         places = await maps.places_of(self.store, spec)
-        return await run_in_threadpool(
-            self.cache.get_or_make, ("content", spec, lang),
-            lambda: maps.resolve(self.store.frontier, places, spec, lang))  # fmt: skip
+        events = await maps.events_of(self.store, spec, lang)
+        as_of = maps.data_date(self.store)
+
+        def make() -> maps.MapContent:
+            content = maps.resolve(self.store.frontier, places, spec, lang)
+            content.events, content.data_as_of = events, as_of
+            return content
+
+        return await run_in_threadpool(self.cache.get_or_make, ("content", spec, lang), make)
 
     async def page(self, spec: maps.MapSpec, flags: MapFlags, base: str) -> bytes:
         """The HTML page, rendered once per (spec, flags, base URL)."""
@@ -85,18 +93,27 @@ class MapService:
 
     async def png(self, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int]) -> bytes:
         """The PNG, rendered once per (spec, flags, size); tiles never apply."""
+        return await self.image(spec, flags, size, "png")
+
+    async def svg(self, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int]) -> bytes:
+        """The same map as the PNG, as SVG (text kept as text, for graphics desks)."""
+        return await self.image(spec, flags, size, "svg")
+
+    async def image(self, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int],
+                    fmt: str) -> bytes:  # fmt: skip
+        """A static image (``png`` or ``svg``), rendered once per (spec, flags, size, fmt)."""
         flags = flags.with_tiles("none")
         content = await self.content(spec, flags.lang)
 
         def make() -> bytes:
             started = time.perf_counter()
-            from service.maps import png as static_map  # matplotlib: imported on the first PNG only
+            from service.maps import png as static_map  # matplotlib: imported on the first image only
 
-            body = static_map.render_png(content, flags, *size)
-            self.timings[f"png:{spec.path}"] = time.perf_counter() - started
+            body = static_map.render_image(content, flags, *size, fmt=fmt)
+            self.timings[f"{fmt}:{spec.path}"] = time.perf_counter() - started
             return body
 
-        return await run_in_threadpool(self.cache.get_or_make, ("png", spec, flags, size), make)
+        return await run_in_threadpool(self.cache.get_or_make, (fmt, spec, flags, size), make)
 
     def query(self, spec: maps.MapSpec, flags: MapFlags) -> str:
         """Canonical query string: content ids, then non-default flags."""
@@ -110,6 +127,7 @@ class MapService:
         return maps.PageUrls(
             page=page,
             png=f"{base}{spec.path}.png{self.query(spec, flags.with_tiles(self.default_tiles))}",
+            svg=f"{base}{spec.path}.svg{self.query(spec, flags.with_tiles(self.default_tiles))}",
             oembed=f"{base}oembed?url={quote(page, safe='')}&format=json",
             embed=f"{base}{spec.path}/embed{q}",
             static_base=f"{base}static/",
@@ -197,8 +215,19 @@ async def _png(service: MapService, spec: maps.MapSpec, flags: MapFlags,
     return Response(await service.png(spec, flags, size), media_type=PNG)
 
 
+async def _svg(service: MapService, spec: maps.MapSpec, flags: MapFlags,
+               size: tuple[int, int]) -> Response:  # fmt: skip
+    return Response(await service.svg(spec, flags, size), media_type=SVG,
+                    headers={"x-content-type-options": "nosniff",
+                             "content-security-policy": "default-src 'none'; style-src "
+                             "'unsafe-inline'"})  # fmt: skip
+
+
 async def _embed(request: Request, service: MapService, spec: maps.MapSpec,
                  flags: MapFlags) -> Response:  # fmt: skip
+    # An embed sits in someone else's (usually white) article: light unless asked.
+    if "dark" not in request.query_params:
+        flags = replace(flags, dark="false")
     urls = service.urls(spec, flags, _base(request))
     title = flags.title or (await service.content(spec, flags.lang)).title
     return HTMLResponse(embed.snippet(urls.page, title) + "\n")
@@ -206,6 +235,7 @@ async def _embed(request: Request, service: MapService, spec: maps.MapSpec,
 
 PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}}}
 IMAGE = {"response_class": Response, "responses": {200: {"content": {PNG: {}}}}}
+VECTOR = {"response_class": Response, "responses": {200: {"content": {SVG: {}}}}}
 SNIPPET = {
     "response_class": HTMLResponse,
     "description": "The copy-paste HTML: a responsive, titled iframe with `allowfullscreen` and "
@@ -213,21 +243,52 @@ SNIPPET = {
 }
 
 
-@router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG", **IMAGE)
+@router.get("/maps/frontier.svg", summary="The Belarus–Russia frontier as SVG", **VECTOR,
+            name="map_frontier_svg")
+async def frontier_svg(store: StoreDep, service: MapServiceDep, flags: FlagsDep,
+                       size: SizeDep) -> Response:  # fmt: skip
+    """The PNG's map as SVG (same flags and size), for print and graphics desks."""
+    return await _svg(service, await maps.frontier_spec(store), flags, size)
+
+
+@router.get("/maps/borders/{borderId}.svg", summary="A border as SVG", **VECTOR,
+            name="map_border_svg")
+async def border_svg(borderId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
+                     flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
+    """A border map as SVG."""
+    return await _svg(service, await maps.border_spec(store, borderId), flags, size)
+
+
+@router.get("/maps/places/{placeId}.svg", summary="A locator map as SVG", **VECTOR,
+            name="map_place_svg")
+async def place_svg(placeId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
+                    flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
+    """A locator map as SVG."""
+    return await _svg(service, await maps.place_spec(store, placeId), flags, size)
+
+
+@router.get("/maps/custom.svg", summary="A custom map as SVG", **VECTOR, name="map_custom_svg")
+async def custom_svg(service: MapServiceDep, spec: CustomSpecDep,
+                     flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
+    """A custom map as SVG."""
+    return await _svg(service, spec, flags, size)
+
+
+@router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG", **IMAGE, name="map_frontier_png")
 async def frontier_png(store: StoreDep, service: MapServiceDep, flags: FlagsDep,
                  size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered static map (no tiles, no browser), cached."""
     return await _png(service, await maps.frontier_spec(store), flags, size)
 
 
-@router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map", **SNIPPET)
+@router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map", **SNIPPET, name="map_frontier_embed")
 async def frontier_embed(request: Request, store: StoreDep, service: MapServiceDep,
                    flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for /maps/frontier with the same flags."""
     return await _embed(request, service, await maps.frontier_spec(store), flags)
 
 
-@router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier", **PAGE)
+@router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier", **PAGE, name="map_frontier")
 async def frontier(request: Request, store: StoreDep, service: MapServiceDep,
              flags: FlagsDep) -> Response:  # fmt: skip
     """The border, both countries and neighbours, the six checkpoints, Divin and the
@@ -235,63 +296,63 @@ async def frontier(request: Request, store: StoreDep, service: MapServiceDep,
     return await _page(request, service, await maps.frontier_spec(store), flags)
 
 
-@router.get("/maps/borders/{borderId}.png", summary="A border as a PNG", **IMAGE)
+@router.get("/maps/borders/{borderId}.png", summary="A border as a PNG", **IMAGE, name="map_border_png")
 async def border_png(borderId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
                flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered static map of one border."""
     return await _png(service, await maps.border_spec(store, borderId), flags, size)
 
 
-@router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map", **SNIPPET)
+@router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map", **SNIPPET, name="map_border_embed")
 async def border_embed(request: Request, borderId: str,  # noqa: N803
                  store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a border map."""
     return await _embed(request, service, await maps.border_spec(store, borderId), flags)
 
 
-@router.get("/maps/borders/{borderId}", summary="Map of one border", **PAGE)
+@router.get("/maps/borders/{borderId}", summary="Map of one border", **PAGE, name="map_border")
 async def border(request: Request, borderId: str,  # noqa: N803
            store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The border, its countries, its crossings and the largest places near it."""
     return await _page(request, service, await maps.border_spec(store, borderId), flags)
 
 
-@router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG", **IMAGE)
+@router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG", **IMAGE, name="map_place_png")
 async def place_png(placeId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered locator map of a place."""
     return await _png(service, await maps.place_spec(store, placeId), flags, size)
 
 
-@router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map", **SNIPPET)
+@router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map", **SNIPPET, name="map_place_embed")
 async def place_embed(request: Request, placeId: str,  # noqa: N803
                 store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a locator map."""
     return await _embed(request, service, await maps.place_spec(store, placeId), flags)
 
 
-@router.get("/maps/places/{placeId}", summary="Locator map of a place", **PAGE)
+@router.get("/maps/places/{placeId}", summary="Locator map of a place", **PAGE, name="map_place")
 async def place(request: Request, placeId: str,  # noqa: N803
           store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The place, its nearest border with the distance to it, and nearby crossings."""
     return await _page(request, service, await maps.place_spec(store, placeId), flags)
 
 
-@router.get("/maps/custom.png", summary="A custom map as a PNG", **IMAGE)
+@router.get("/maps/custom.png", summary="A custom map as a PNG", **IMAGE, name="map_custom_png")
 async def custom_png(service: MapServiceDep, spec: CustomSpecDep,
                flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered custom map."""
     return await _png(service, spec, flags, size)
 
 
-@router.get("/maps/custom/embed", summary="Embed snippet of a custom map", **SNIPPET)
+@router.get("/maps/custom/embed", summary="Embed snippet of a custom map", **SNIPPET, name="map_custom_embed")
 async def custom_embed(request: Request, service: MapServiceDep,
                  spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a custom map."""
     return await _embed(request, service, spec, flags)
 
 
-@router.get("/maps/custom", summary="A map of any borders, places and crossings", **PAGE)
+@router.get("/maps/custom", summary="A map of any borders, places and crossings", **PAGE, name="map_custom")
 async def custom(request: Request, service: MapServiceDep,
            spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
     """Compose borders, places, crossings and highlighted countries by id."""
@@ -322,8 +383,8 @@ async def oembed(
     service: MapServiceDep,
     url: Annotated[str, Query(description="URL of a map page, e.g. …/maps/frontier?lang=ru.")],
     format: Annotated[str, Query(description="json (xml is not implemented: 501).")] = "json",  # noqa: A002
-    maxwidth: Annotated[int | None, Query(ge=MIN_PX, description="Largest width.")] = None,
-    maxheight: Annotated[int | None, Query(ge=MIN_PX, description="Largest height.")] = None,
+    maxwidth: Annotated[int | None, Query(ge=200, description="Largest width.")] = None,
+    maxheight: Annotated[int | None, Query(ge=200, description="Largest height.")] = None,
 ) -> Response:
     """An oEmbed ``rich`` document (iframe snippet and PNG thumbnail) for a map URL."""
     if format != "json":
@@ -366,29 +427,55 @@ class CachedStaticFiles(StaticFiles):
 
 
 # ---------------------------------------------------------------- f=html pages with a map
-def map_src_for(kind: str, document: dict[str, Any], base: str) -> str | None:
-    """The map page that illustrates an items or feature page, or None."""
-    if kind == "feature":
-        fid = document.get("id")
-        links = " ".join(str(link.get("href", "")) for link in document.get("links") or [])
-        if fid is None:
+#: Collections whose features a custom map can show, by its query parameter.
+MAP_COLLECTIONS = ("borders", "places", "crossings", "countries")
+
+
+def _custom(request: Request, **ids: str) -> str:
+    return f"{request.url_for('map_custom')}?{urlencode(ids, safe=',')}"
+
+
+def map_src_for(kind: str, document: dict[str, Any], request: Request) -> str | None:
+    """The map page that illustrates an f=html page, or None.
+
+    Decided by the route that answered (its path template and parameters) and built with
+    ``url_for`` from the map routes' names: never guessed from link text or ids.
+    """
+    route = request.scope.get("route")
+    template = getattr(route, "path", "")
+    params = request.path_params
+    store = request.app.state.store
+    frontier = store.frontier
+    try:
+        if template.startswith("/borders/{borderId}"):
+            # the border, its crossings, its zone and its events: the border's map
+            border_id = frontier.border_id(str(params["borderId"]))
+            return str(request.url_for("map_border", borderId=border_id))
+        if template.startswith("/places/{placeId}"):
+            return str(request.url_for("map_place", placeId=str(document.get("id")
+                                                                 or params["placeId"])))
+        if template == "/collections/{collectionId}/items/{featureId}" and kind == "feature":
+            collection, fid = str(params["collectionId"]), str(document.get("id") or "")
+            if collection == "borders":
+                return str(request.url_for("map_border", borderId=frontier.border_id(fid)))
+            if collection == "places":
+                return str(request.url_for("map_place", placeId=fid))
+            if collection in ("crossings", "countries"):
+                return _custom(request, **{collection: fid})
+            if collection == "events":
+                borders = (document.get("properties") or {}).get("borders") or []
+                return _custom(request, borders=",".join(borders)) if borders else None
             return None
-        fid = quote(str(fid), safe="")
-        if "/collections/borders/" in links or "/borders/" in links and "-" in fid:
-            return f"{base}maps/borders/{fid}"
-        if "/collections/places/" in links:
-            return f"{base}maps/places/{fid}"
-        if "/collections/crossings/" in links:
-            return f"{base}maps/custom?crossings={fid}"
-        if "/collections/countries/" in links:
-            return f"{base}maps/custom?countries={fid}"
+        if kind == "items":
+            collection = str(document.get("collection") or params.get("collectionId") or "")
+            if template == "/places":
+                collection = "places"
+            ids = [str(f.get("id")) for f in document.get("features") or []][:100]
+            if not ids or collection not in MAP_COLLECTIONS:
+                return None
+            return _custom(request, **{collection: ",".join(ids)})
+    except (NotFoundError, InvalidParameterError, KeyError):
         return None
-    if kind == "items":
-        collection = str(document.get("collection") or "")
-        ids = [quote(str(f.get("id")), safe="") for f in document.get("features") or []][:100]
-        if not ids or collection not in ("borders", "places", "crossings", "countries"):
-            return None
-        return f"{base}maps/custom?{collection}={','.join(ids)}"
     return None
 
 
@@ -400,11 +487,14 @@ def wrap_renderer(render: Callable[[str, dict[str, Any], Request], str]) -> Call
 
     def render_with_map(kind: str, document: dict[str, Any], request: Request) -> str:
         page = render(kind, document, request)
-        src = map_src_for(kind, document, str(request.base_url))
-        if src is None or "</h1>" not in page:
+        if kind not in ("feature", "items", "place-borders", "borders") or "</h1>" not in page:
+            return page
+        src = map_src_for(kind, document, request)
+        if src is None:
             return page
         title = f"Map: {document.get('title') or document.get('id') or kind}"
-        return page.replace("</h1>", "</h1>\n" + embed.snippet(src, title, 560), 1)
+        return page.replace("</h1>", "</h1>\n" + embed.snippet(src + (
+            "&" if "?" in src else "?") + "dark=false", title, 560), 1)
 
     return render_with_map
 
