@@ -1131,7 +1131,29 @@ def build_places(
             "_lon": lon, "_lat": lat,
         })
     records = merge_curated(records, curated_records)
-    return drop_duplicates(_assign_place_ids(records))
+    return attach_former_ids(drop_duplicates(_assign_place_ids(records)),
+                             read_csv(CURATED / "former_ids.csv"))
+
+
+def attach_former_ids(features: list[dict[str, Any]],
+                      rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Give every place ``former_ids``: the ids it had in earlier data versions.
+
+    From ``curated/former_ids.csv`` (old_id, new_id, geonames_id, since), a
+    committed table made from the published ``places.geojson`` of each earlier
+    version (``geodata/former_ids_from_history.py``); the build reads no git.
+    A row whose place is not in this build, or whose old id is a current id
+    here (a build of a smaller window names places differently), is skipped;
+    ``tests/test_geodata.py`` checks the table against the committed data.
+    """
+    by_id = {f["id"]: f for f in features}
+    former: dict[str, list[str]] = {}
+    for row in rows:
+        if row["new_id"] in by_id and row["old_id"] not in by_id:
+            former.setdefault(row["new_id"], []).append(row["old_id"])
+    for feature in features:
+        feature["properties"]["former_ids"] = sorted(former.get(feature["id"], []))
+    return features
 
 
 NAMES_RULE = ("GeoNames alternate names sorted by language with the letter rules of "

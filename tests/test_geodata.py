@@ -522,7 +522,11 @@ MIRROR_DOMAINS = ("wikiwand", "perceptio", "russianwiki", "wiki7", "friendlywiki
                   "wiki-org", "kiwix", "kampuspedia", "blogen.wiki", "hmong", "wikisort",
                   "theinfolist", "cloudfrontnetl", "its4test", "nuuanu", "clateway",
                   "uncensored-wiki", "iiab.me", "enwikipedia.net", "pinocchiopedia",
-                  "indexmundi", "breakinglatest", "PRODUCT.md", "product brief")
+                  "indexmundi", "breakinglatest", "PRODUCT.md", "product brief",
+                  # republishers and aggregators found in issue 9c (wire copy, wiki copies)
+                  "polanddaily24", "ria24", "warsawpoint", "wikimili", "popflock",
+                  "wikipedia-on-ipfs", "gpedia", "wiki.x.io", "dob.jp", "mediated.wiki",
+                  "frwiki.wiki", "hqproductreviews", "710302.xyz", "fastly.net", "ipfs.dweb")
 
 
 def _strings(value):
@@ -574,3 +578,76 @@ def test_manifest_version_is_derived_from_the_outputs():
     assert version["id"] == f"{version['built']}.{version['hash']}"
     changed = dict(outputs, **{"events.geojson": outputs["events.geojson"] + b" "})
     assert build.data_version(changed, version["built"])["hash"] != version["hash"]
+
+
+# --------------------------------------------------------------------------- former ids
+
+#: Ids of earlier data versions that redirect (a sample; the table has them all)
+KNOWN_FORMER_IDS = {
+    "mahilyow": "mogilev", "homyel": "gomel", "hrodna": "grodno", "lyozna": "liozno",
+    "jezerishche": "yezerishche", "mozir": "mozyr", "babruysk": "bobruysk",
+    "navapolatsk": "novopolotsk", "astraviec": "ostrovets", "saltivka": "kharkiv",
+    "naujoji-vilnia": "vilnius", "nevel-ru": "nevel", "novozybkov-ru": "novozybkov",
+}
+
+
+def former_id_rows() -> list[dict[str, str]]:
+    return build.read_csv(GEODATA / "curated" / "former_ids.csv")
+
+
+def test_every_former_id_is_unique_not_current_and_maps_to_one_place(layers):
+    places = layers["places"]["features"]
+    current = [f["id"] for f in places]
+    rows = former_id_rows()
+    old = [r["old_id"] for r in rows]
+    assert len(old) == len(set(old))
+    assert not set(old) & set(current)
+    assert not set(old) & {f["id"] for f in layers["crossings"]["features"]}
+    for row in rows:
+        assert current.count(row["new_id"]) == 1, row
+        assert row["since"], row
+    listed = {(f["id"], o) for f in places for o in f["properties"]["former_ids"]}
+    assert listed == {(r["new_id"], r["old_id"]) for r in rows}
+    owners = [o for f in places for o in f["properties"]["former_ids"]]
+    assert len(owners) == len(set(owners))
+    for old_id, new_id in KNOWN_FORMER_IDS.items():
+        assert (new_id, old_id) in listed
+
+
+def test_former_ids_point_to_the_same_geonames_record_where_they_had_one(layers):
+    """A row's geonames_id is the old record's: the new place's, or, for a record
+    dropped as a duplicate or a district, one within 10 km of it (Saltivka: Kharkiv)."""
+    places = {f["id"]: f for f in layers["places"]["features"]}
+    merged = {"bykovo-ru", "dzerzhinskiy", "horad-krychaw", "husiatyn-ua", "ozerniy",
+              "naujoji-vilnia", "saltivka", "nevel-ru", "novozybkov-ru"}
+    for row in former_id_rows():
+        gid = places[row["new_id"]]["properties"]["geonames_id"]
+        if row["old_id"] not in merged and row["geonames_id"]:
+            assert str(gid) == row["geonames_id"], row
+
+
+def test_crossing_ids_never_changed(layers):
+    """No crossing id changed in any data version, so crossings have no former ids."""
+    ids = {f["id"] for f in layers["crossings"]["features"]}
+    assert SIX_BY_RU_CHECKPOINTS <= ids
+    assert {"brest-terespol", "bruzgi-kuznica", "berestovitsa-bobrowniki",
+            "kozlovichi-kukuryki", "privalka-raigardas"} <= ids
+
+
+@pytest.mark.parametrize(("pid", "ru", "be", "former"), [
+    # issue 9c: the rule took «Островцы» for Astravets; ru.wikipedia's title is «Островец»
+    ("ostrovets", "Островец", "Астравец", "astraviec"),
+    ("kobrin", "Кобрин", "Кобрын", "kobryn"),
+    ("beloozersk", "Белоозёрск", "Белаазёрск", "byelaazyorsk"),
+])
+def test_cited_names_and_the_ids_they_replace(layers, pid, ru, be, former):
+    places = {f["id"]: f["properties"] for f in layers["places"]["features"]}
+    props = places[pid]
+    assert (props["name_ru"], props["name_be"]) == (ru, be)
+    assert former in props["former_ids"]
+    assert props["names_source"].startswith("curated/local_names.csv")
+
+
+def test_every_curated_name_row_cites_a_page():
+    for row in build.read_csv(GEODATA / "curated" / "local_names.csv"):
+        assert "wikipedia" in row["source"] or "https://" in row["source"], row
