@@ -105,12 +105,19 @@ class MarkerAnnotation(_Strict):
     note: _text(LIMITS["annotation_note"]) = ""  # type: ignore[valid-type]
 
 
+class Point(_Strict):
+    """A position in CRS84 degrees."""
+
+    lon: Lon
+    lat: Lat
+
+
 class LineAnnotation(_Strict):
-    """A line, or an arrow, between two points (lon/lat)."""
+    """A line, or an arrow, between two points."""
 
     type: Literal["line"] = "line"
-    start: tuple[Lon, Lat]
-    end: tuple[Lon, Lat]
+    start: Point
+    end: Point
     arrow: bool = False
     text: _text(LIMITS["annotation_text"]) = ""  # type: ignore[valid-type]
 
