@@ -3,6 +3,7 @@ naming the field, versions pinned, drafts private, the OpenAPI document."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -295,8 +296,9 @@ def test_openapi_documents_the_maps_api(client):
     assert {"get", "put", "delete"} <= set(paths["/api/maps/{mapId}"])
     assert "post" in paths["/api/maps/{mapId}/publish"]
     assert "get" in paths["/api/maps/{mapId}/versions"]
-    for path in ("/maps/saved/{mapId}", "/maps/saved/{mapId}/v/{n}", "/maps/saved/{mapId}/v/{n}.png",
-                 "/maps/saved/{mapId}/v/{n}/embed", "/maps/saved/oembed", "/studio"):
+    for path in ("/maps/saved/{mapId}", "/maps/saved/{mapId}/v/{n}",
+                 "/maps/saved/{mapId}/v/{n}.png", "/maps/saved/{mapId}/v/{n}/embed",
+                 "/maps/saved/oembed", "/studio"):
         assert "get" in paths[path], path
     put = paths["/api/maps/{mapId}"]["put"]
     assert {"200", "400", "401", "403", "404", "412", "413", "428"} <= set(put["responses"])
@@ -310,3 +312,30 @@ def test_openapi_documents_the_maps_api(client):
 @pytest.fixture(scope="module")
 def store_info(client):
     return client.app.state.store.info
+
+
+def test_every_studio_string_exists_in_en_ru_be():
+    import json
+    import re
+
+    strings = json.loads((REPO / "service/studio/strings.json").read_text())
+    assert set(strings) == {"en", "ru", "be"}
+    assert set(strings["en"]) == set(strings["ru"]) == set(strings["be"])
+    template = (REPO / "service/templates/studio.html").read_text()
+    script = (REPO / "service/static/studio.js").read_text()
+    used = set(re.findall(r"\bt\.(\w+)", template)) | set(re.findall(r"t\[\"(\w+)\"\]", template))
+    used |= set(re.findall(r"\b(?:T|words)\.(\w+)", script))
+    used |= {name for name, _ in re.findall(r'\("(\w+)", (\d)\)', template)}  # the text fields
+    assert used and used <= set(strings["en"]), used - set(strings["en"])
+
+
+def test_studio_page_is_self_hosted_and_escapes_its_config(client):
+    page = client.get("/studio?lang=be")
+    assert page.status_code == 200 and 'lang="be"' in page.text
+    assert "Картастудыя" in page.text
+    for src in re.findall(r'(?:src|href)="([^"#]+)"', page.text):
+        assert src.startswith("http://testserver/"), src
+    problem(client.get("/studio?lang=de"), 400, "lang")
+    problem(client.get("/studio?map=../../etc"), 404)
+    ru = client.get("/studio", headers={"accept-language": "ru-RU,ru;q=0.9"})
+    assert 'lang="ru"' in ru.text

@@ -110,7 +110,8 @@ def run_kill_test(env: dict[str, str], tmp_path: Path) -> dict:
     assert len(snapshot) >= 40, "the burst did not get going"
     with server(env, log) as (base, _), httpx.Client(base_url=base, timeout=10) as http:
         for map_id, want in snapshot.items():
-            r = http.get(f"/api/maps/{map_id}", headers={"authorization": f"Bearer {want['token']}"})
+            r = http.get(f"/api/maps/{map_id}",
+                         headers={"authorization": f"Bearer {want['token']}"})
             assert r.status_code == 200, (map_id, r.text)
             got = r.json()
             # a write in flight at the kill may have landed unacknowledged: never fewer

@@ -254,10 +254,11 @@
     previewTimer = setTimeout(preview, 350);
   }
 
-  function previewCaption() {
+  function previewCaption() {  // as the server composes it (without "Data as of", set on publish)
+    var words = cfg.strings[doc.lang] || T;
     return [doc.dek, doc.caption,
-            doc.source ? T.source + ": " + doc.source + "." : "",
-            doc.byline ? T.byline + ": " + doc.byline + "." : ""]
+            doc.source ? words.source_word + ": " + doc.source + "." : "",
+            doc.byline ? words.by_word + ": " + doc.byline + "." : ""]
       .filter(Boolean).join(" ").slice(0, 600);
   }
 

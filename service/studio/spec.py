@@ -10,6 +10,7 @@ Coordinates are CRS84 degrees, lon/lat order.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -83,7 +84,7 @@ class Items(_Strict):
     crossings: list[Id] = Field(default_factory=list, max_length=MAX_ITEMS,
                                 description="Crossing ids.")  # fmt: skip
     countries: list[Id] = Field(default_factory=list, max_length=MAX_ITEMS,
-                                description="Countries to highlight (alpha-2 or alpha-3).")  # fmt: skip
+                                description="Countries to highlight (alpha-2/3).")  # fmt: skip
 
 
 class LabelAnnotation(_Strict):
@@ -193,11 +194,10 @@ async def canonical_document(store: FeatureStore, doc: MapDocument) -> MapDocume
 
 
 # ---------------------------------------------------------------- texts on the page
-UI = {
-    "en": {"source": "Source", "by": "By", "data_as_of": "Data as of"},
-    "ru": {"source": "Источник", "by": "Автор", "data_as_of": "Данные на"},
-    "be": {"source": "Крыніца", "by": "Аўтар", "data_as_of": "Даныя на"},
-}
+STRINGS_FILE = Path(__file__).resolve().parent / "strings.json"
+#: The words a saved map's caption uses, from the studio's own en/ru/be strings.
+UI = {lang: {"source": s["source_word"], "by": s["by_word"], "data_as_of": s["data_as_of"]}
+      for lang, s in orjson.loads(STRINGS_FILE.read_bytes()).items()}
 
 
 def composed_caption(doc: MapDocument, data_version: str, data_time: str) -> str:

@@ -222,12 +222,6 @@ def _key(row: Sequence[Any]) -> ApiKeyRecord:
     return ApiKeyRecord(row[0], row[1], row[2], row[3])
 
 
-class Cursor(Protocol):
-    """What the shared SQL needs of a transaction: run one statement."""
-
-    def __call__(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-
 class SqlMapRepository:
     """The repository logic over any DB-API connection; backends supply ``_tx``."""
 

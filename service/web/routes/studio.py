@@ -54,6 +54,7 @@ from service.studio.spec import (
     MAX_ANNOTATIONS,
     MAX_ITEMS,
     SIZES,
+    STRINGS_FILE,
     MapDocument,
     canonical_document,
     composed_caption,
@@ -697,7 +698,6 @@ async def version_page(request: Request, mapId: str, n: str, repo: RepositoryDep
 # ---------------------------------------------------------------- the studio page
 TEMPLATES = Environment(loader=FileSystemLoader(Path(maps.TEMPLATES_DIR)),
                         autoescape=select_autoescape(default=True, default_for_string=True))
-STRINGS_FILE = Path(__file__).resolve().parent.parent.parent / "studio" / "strings.json"
 
 
 def studio_strings() -> dict[str, dict[str, str]]:
