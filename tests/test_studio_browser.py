@@ -25,18 +25,37 @@ SHOTS = REPO / "screenshots"
 TITLE = 'Divin <b>near</b> the "border" & <script>alert(1)</script>'
 
 
-@pytest.fixture(scope="module")
-def browser():
+def in_browser(flow) -> None:
+    """Run flow(browser) with its own Playwright in a thread of its own.
+
+    Another module's session-scoped Playwright keeps an event loop running in the main
+    thread, and the sync API refuses to start inside a running loop; a fresh thread has none.
+    """
     if not Path(CHROMIUM).exists():
         (pytest.fail if IN_CI else pytest.skip)(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sync_playwright() as pw:
+                b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync"])
+                try:
+                    flow(b)
+                finally:
+                    b.close()
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="studio-browser")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 class Article:
@@ -85,7 +104,11 @@ def embedded_title(page) -> str:
     return frame.locator("#fa-title").inner_text()
 
 
-def test_journalist_makes_publishes_embeds_and_republishes(browser, tmp_path):
+def test_journalist_makes_publishes_embeds_and_republishes(tmp_path):
+    in_browser(lambda browser: journalist_flow(browser, tmp_path))
+
+
+def journalist_flow(browser, tmp_path) -> None:
     SHOTS.mkdir(exist_ok=True)
     env = {"FRONTIER_ATLAS_DATA_DIR": str(REPO / "geodata"),
            "FRONTIER_ATLAS_STATE_DIR": str(tmp_path / "state")}
@@ -184,7 +207,11 @@ def test_journalist_makes_publishes_embeds_and_republishes(browser, tmp_path):
     article.httpd.shutdown()
 
 
-def test_studio_is_translated_and_keyboard_reachable(browser, tmp_path):
+def test_studio_is_translated_and_keyboard_reachable(tmp_path):
+    in_browser(lambda browser: translated_and_keyboard(browser, tmp_path))
+
+
+def translated_and_keyboard(browser, tmp_path) -> None:
     env = {"FRONTIER_ATLAS_DATA_DIR": str(REPO / "geodata"),
            "FRONTIER_ATLAS_STATE_DIR": str(tmp_path / "state")}
     with server(env, tmp_path / "server.log") as (base, _):
