@@ -30,7 +30,7 @@ from service.web.middleware import (
 from service.web.openapi import to_openapi_30
 from service.web.params import reject_unknown_params
 from service.web.problems import UnexpectedErrorMiddleware, register_error_handlers
-from service.web.routes import borders, locate, meta, ogc, places
+from service.web.routes import borders, locate, meta, ogc, places, studio
 from service.web.routes.maps import install as install_maps
 from service.web.routes.maps import start as start_maps
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         opened = store or await open_store(settings)
         app.state.store = opened
         start_maps(app, settings, opened)
+        studio.start(app, settings)  # studio (issue 11): saved maps, opened on first use
         logger.info("store: %s %s, data %s, opened in %.2f s", opened.info.backend,
                     opened.info.location, opened.info.data_version, opened.info.opened_seconds)
         # Map pages' shared work (basemaps, the frontier map) is done in the background,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         try:
             yield
         finally:
+            studio.stop(app)  # studio (issue 11)
             if store is None:
                 await opened.close()
 
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
     for module in (ogc, borders, places, locate, meta):
         app.include_router(module.router)
     install_maps(app)  # /maps/…, /oembed, /static; maps on f=html collection pages
+    studio.install(app)  # /api/maps, /maps/saved/…, /studio
     app.add_middleware(UnexpectedErrorMiddleware)  # innermost: a 500 gets every header below
     app.add_middleware(
         HttpCachingMiddleware,

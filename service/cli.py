@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from service.maps.cli import add_map_command
 from service.settings import Settings
+from service.studio.cli import add_studio_commands  # studio (issue 11)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--database-url", help="postgresql://… (default: the setting)")
     load.set_defaults(func=_load)
     add_map_command(sub)
+    add_studio_commands(sub)  # studio (issue 11): keys create|list|revoke, maps export|import
     return parser
 
 

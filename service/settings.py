@@ -120,11 +120,35 @@ class Settings(BaseSettings):
     map_cache_entries: int = Field(
         256, ge=1, description="Rendered map pages and PNGs kept in memory."
     )
+    # --- studio (issue 11): saved maps
+    state_dir: Path | None = Field(
+        None,
+        description="Writable directory of saved maps (`maps.sqlite`, created on first use); "
+        "default `state/` next to the data directory.",
+    )
+    maps_database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL for saved maps; default `database_url` (when neither is "
+        "set, saved maps live in the SQLite file in `state_dir`).",
+    )
+    studio_creates_per_hour: int = Field(
+        60, ge=0, description="Maps one client address may create per hour (0: no limit; "
+        "requests with an API key are not limited).",
+    )
+    studio_max_body_kb: int = Field(
+        64, ge=1, le=10_240, description="Largest request body of the maps API (KB); 413 above."
+    )
+    # --- end studio
 
     @property
     def store_path(self) -> Path:
         """Where the embedded store file lives."""
         return self.store_file or self.data_dir / "build" / "atlas.sqlite"
+
+    @property
+    def state_path(self) -> Path:
+        """The writable directory of saved maps (studio)."""
+        return self.state_dir or self.data_dir.parent / "state"
 
     @field_validator("data_dir")
     @classmethod

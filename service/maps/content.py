@@ -763,7 +763,12 @@ def _crossing_point(frontier: Frontier, cid: str, lang: str) -> MapPoint:
     ui = UI[lang]
     props = frontier.crossings[cid].properties
     lon, lat = frontier.crossings[cid].geometry.coords[0]
-    name = str(props.get(f"name_{lang}") or props.get("name") or cid)
+    # A Russian or Belarusian reader is better served by the other Cyrillic form than by
+    # the English one when the data has no name in their language (it never guesses one).
+    fallbacks = {"ru": ("name_ru", "name_be", "name_local"), "be": ("name_be", "name_ru",
+                 "name_local")}.get(lang, (f"name_{lang}",))  # fmt: skip
+    name = str(next((props[k] for k in fallbacks if props.get(k)), None)
+               or props.get("name") or cid)
     sub = str(props.get("name_local") or "") if lang == "en" else ""
     status = str(props.get("status") or "open")
     status_text = ui.get(f"status_{status}", status)

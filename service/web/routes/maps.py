@@ -7,8 +7,8 @@ wraps the app's HTML renderer so that collection and feature pages show a map.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -107,7 +107,9 @@ class MapService:
 
         def make() -> bytes:
             started = time.perf_counter()
-            from service.maps import png as static_map  # matplotlib: imported on the first image only
+            from service.maps import (
+                png as static_map,  # matplotlib: imported on the first image only
+            )
 
             body = static_map.render_image(content, flags, *size, fmt=fmt)
             self.timings[f"{fmt}:{spec.path}"] = time.perf_counter() - started

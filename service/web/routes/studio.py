@@ -1,0 +1,784 @@
+"""Saved maps over HTTP: the maps API (``/api/maps``), the published pages, embeds, PNGs
+and oEmbed of every version (``/maps/saved/{mapId}[/v/{n}]``) and the studio page.
+
+Published versions are rendered by the app's MapService (the same renderer and page
+cache as every map page) from a ``MapSpec`` built from the saved document; the texts
+go through the renderer's flags (title, caption, lang, dark, static, inset).
+
+What a delete does: the draft, its edit token and the map's listing go; every
+published version stays reachable at ``/maps/saved/{mapId}/v/{n}`` because embeds
+already out point there; ``/maps/saved/{mapId}`` and the API answer 404.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from service.domain.errors import AtlasError, InvalidParameterError
+from service.maps import content as maps
+from service.maps import embed
+from service.maps.flags import MIN_PX, MapFlags, parse_flags, parse_size
+from service.settings import Settings
+from service.store.base import FeatureStore
+from service.studio import tokens
+from service.studio.errors import (
+    AuthenticationRequiredError,
+    ConflictError,
+    ForbiddenError,
+    MapNotFoundError,
+    PayloadTooLargeError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    RateLimitedError,
+    SpecError,
+)
+from service.studio.spec import (
+    LIMITS,
+    MAX_ANNOTATIONS,
+    MAX_ITEMS,
+    SIZES,
+    STRINGS_FILE,
+    MapDocument,
+    canonical_document,
+    composed_caption,
+)
+from service.studio.store import MapRecord, MapRepository, VersionRecord, open_repository
+from service.web.params import SettingsDep, StoreDep
+from service.web.problems import PROBLEMS, Problem, problem_document
+from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
+
+NO_STORE = {"cache-control": "no-store"}  # also keeps the response memo away
+PNG = "image/png"
+MAP_ID = re.compile(r"^[a-z2-9]{12}$")
+
+#: How the studio's errors are reported (added to the one table in service.web.problems).
+STUDIO_PROBLEMS: dict[type[AtlasError], Problem] = {
+    SpecError: Problem(400, "InvalidParameterValue", "Invalid map document", "invalid-map"),
+    MapNotFoundError: Problem(404, "NotFound", "Saved map not found", "map-not-found"),
+    AuthenticationRequiredError: Problem(401, "InvalidRequest", "Authentication required",
+                                         "authentication-required"),
+    ForbiddenError: Problem(403, "InvalidRequest", "Forbidden", "forbidden"),
+    ConflictError: Problem(409, "InvalidRequest", "Conflict", "conflict"),
+    PreconditionFailedError: Problem(412, "InvalidRequest", "Precondition failed",
+                                     "precondition-failed"),
+    PayloadTooLargeError: Problem(413, "InvalidRequest", "Request body too large",
+                                  "payload-too-large"),
+    PreconditionRequiredError: Problem(428, "InvalidRequest", "Precondition required",
+                                       "precondition-required"),
+    RateLimitedError: Problem(429, "InvalidRequest", "Too many requests", "rate-limited"),
+}  # fmt: skip
+PROBLEMS.update(STUDIO_PROBLEMS)
+
+
+# ---------------------------------------------------------------- body size cap
+class CappedBodyRoute(APIRoute):
+    """An APIRoute that reads at most ``studio_max_body_kb`` of a body (413 beyond)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route handler, behind the size check."""
+        handler = super().get_route_handler()
+
+        async def capped(request: Request) -> Response:
+            if request.method in ("POST", "PUT", "PATCH"):
+                limit = request.app.state.settings.studio_max_body_kb * 1024
+                declared = request.headers.get("content-length", "")
+                too_big = PayloadTooLargeError(f"The body must be at most {limit // 1024} KB.")
+                if declared.isdigit() and int(declared) > limit:
+                    raise too_big
+                body = bytearray()
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:
+                        raise too_big
+                request._body = bytes(body)  # FastAPI parses the JSON from this
+            return await handler(request)
+
+        return capped
+
+
+router = APIRouter(route_class=CappedBodyRoute)
+TAG_API = ["Saved maps"]
+TAG_PAGES = ["Saved map pages"]
+
+
+# ---------------------------------------------------------------- dependencies
+def get_repository(request: Request) -> MapRepository:
+    """The maps repository opened in the lifespan."""
+    return request.app.state.map_repository
+
+
+RepositoryDep = Annotated[MapRepository, Depends(get_repository)]
+bearer = HTTPBearer(auto_error=False, description="A map's edit token (`fae_…`) or an API "
+                    "key (`fak_…`, from `frontier-atlas keys create`).")  # fmt: skip
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class RateLimiter:
+    """At most *per_hour* events per key in any sliding hour (in memory, per process)."""
+
+    def __init__(self, per_hour: int) -> None:
+        self.per_hour = per_hour
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> None:
+        """Count one event; RateLimitedError when *key* is over its budget."""
+        if self.per_hour <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._events) > 10_000:  # forget quiet addresses
+                self._events = {k: q for k, q in self._events.items() if q and q[-1] > now - 3600}
+            events = self._events.setdefault(key, deque())
+            while events and events[0] <= now - 3600:
+                events.popleft()
+            if len(events) >= self.per_hour:
+                retry = int(events[0] + 3600 - now) + 1
+                raise RateLimitedError(f"At most {self.per_hour} new maps per hour from one "
+                                       f"address; try again in {retry} s.", retry)  # fmt: skip
+            events.append(now)
+
+
+def _map_id(map_id: str) -> str:
+    if not MAP_ID.match(map_id):
+        raise MapNotFoundError(f"No saved map {map_id[:40]!r} (ids are 12 characters, a-z 2-9).")
+    return map_id
+
+
+def _version_number(n: str) -> int:
+    if not n.isdigit() or not 0 < int(n) < 1_000_000:
+        raise MapNotFoundError(f"No version {n[:20]!r}: versions are numbered from 1.")
+    return int(n)
+
+
+async def _live_map(repo: MapRepository, map_id: str) -> MapRecord:
+    record = await run_in_threadpool(repo.get, _map_id(map_id))
+    if record.deleted:
+        raise MapNotFoundError(f"Map {map_id} was deleted; its published versions stay at "
+                               f"/maps/saved/{map_id}/v/1 … /v/{record.latest_version}.")
+    return record
+
+
+async def _authorize(repo: MapRepository, record: MapRecord,
+                     credentials: HTTPAuthorizationCredentials | None) -> None:  # fmt: skip
+    """401 without a bearer token; 403 when it is neither this map's edit token nor the key
+    that created it."""
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationRequiredError(
+            "Send the map's edit token (from its edit link) or an API key as "
+            "'Authorization: Bearer …'.")
+    token = credentials.credentials
+    if record.edit_hash and tokens.matches(token, record.edit_hash):
+        return
+    if token.startswith(tokens.KEY_PREFIX) and record.owner_key:
+        key = await run_in_threadpool(repo.key_by_hash, tokens.token_hash(token))
+        if key is not None and key.id == record.owner_key:
+            return
+    raise ForbiddenError("This token does not open this map (rotated, revoked, or another "
+                         "map's).")  # fmt: skip
+
+
+def _revision(if_match: str | None, record: MapRecord, required: bool) -> int | None:
+    if if_match is None:
+        if required:
+            raise PreconditionRequiredError(
+                f"Send If-Match with the map's ETag (now {record.etag}), from GET /api/maps/"
+                f"{record.id}, so that two editors never overwrite each other.")
+        return None
+    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    if "*" in tags:
+        return record.revision
+    for tag in tags:
+        m = re.fullmatch(rf'"{record.id}\.(\d+)"', tag)
+        if m:
+            return int(m.group(1))
+    raise PreconditionFailedError(f"If-Match {if_match[:60]!r} is not this map's ETag "
+                                  f"({record.etag}); reload the map.")  # fmt: skip
+
+
+# ---------------------------------------------------------------- response models
+class MapLinks(BaseModel):
+    """Where a map can be edited and seen."""
+
+    self: str
+    studio: str = Field(description="The studio, opened on this map (add the edit token).")
+    versions: str
+    latest: str | None = Field(None, description="Page of the latest published version.")
+
+
+class MapOut(BaseModel):
+    """A saved map's draft (needs its edit token)."""
+
+    id: str
+    revision: int
+    etag: str
+    created: str
+    updated: str
+    latest_version: int = Field(description="0 until the first publish.")
+    document: MapDocument
+    links: MapLinks
+
+
+class MapCreated(MapOut):
+    """A new map, with its secret edit token (shown this once)."""
+
+    edit_token: str = Field(description="Keep it: it is stored only as a hash.")
+    edit_url: str = Field(description="The studio link that edits this map (token in the "
+                          "fragment, so it never reaches a server log).")  # fmt: skip
+
+
+class TokenOut(BaseModel):
+    """A rotated edit token."""
+
+    edit_token: str
+    edit_url: str
+
+
+class VersionUrls(BaseModel):
+    """Everything a newsroom needs of one published version (all pinned to it)."""
+
+    page: str
+    embed: str = Field(description="The embed snippet as text/html.")
+    png: str
+    oembed: str
+    latest: str
+
+
+class VersionOut(BaseModel):
+    """One published, immutable version."""
+
+    map_id: str
+    n: int
+    published: str
+    data_version: str = Field(description="The data it was drawn from.")
+    data_time: str
+    title: str
+    urls: VersionUrls
+    snippet: str = Field(description="The copy-paste iframe, pinned to this version.")
+
+
+class VersionList(BaseModel):
+    """The published versions of a map, oldest first."""
+
+    map_id: str
+    versions: list[VersionOut]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in ((400, "Invalid document (the detail names the field)"),
+                       (404, "No such map"))
+}  # fmt: skip
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    texts = {401: "No edit token or API key", 403: "The token does not open this map",
+             409: "Conflict with the map's state", 412: "Stale If-Match (someone else saved)",
+             413: "Body too large", 428: "If-Match missing", 429: "Too many new maps"}
+    out = dict(ERRORS)
+    for code in codes:
+        out[code] = {"description": texts[code], "content": {"application/problem+json": {}}}
+    return out
+
+
+# ---------------------------------------------------------------- URLs and documents
+def _base(request: Request) -> str:
+    return str(request.base_url)
+
+
+def _map_out(request: Request, record: MapRecord) -> dict[str, Any]:
+    base = _base(request)
+    links = MapLinks(self=f"{base}api/maps/{record.id}", studio=f"{base}studio?map={record.id}",
+                     versions=f"{base}api/maps/{record.id}/versions",
+                     latest=f"{base}maps/saved/{record.id}" if record.latest_version else None)
+    return MapOut(id=record.id, revision=record.revision, etag=record.etag,
+                  created=record.created, updated=record.updated,
+                  latest_version=record.latest_version, document=record.document,
+                  links=links).model_dump(mode="json")  # fmt: skip
+
+
+def _edit_url(request: Request, map_id: str, token: str) -> str:
+    return f"{_base(request)}studio?map={map_id}#token={token}"
+
+
+def _json(doc: Any, status: int = 200, etag: str | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    out = {**NO_STORE, **(headers or {})}
+    if etag:
+        out["etag"] = etag
+    return JSONResponse(doc, status_code=status, headers=out)
+
+
+# ---------------------------------------------------------------- rendering
+@dataclass(frozen=True)
+class SavedMapSpec(maps.MapSpec):
+    """A custom MapSpec whose URLs are those of one saved version (pinned)."""
+
+    saved_path: str = ""
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """``maps/saved/{mapId}/v/{n}``."""
+        return self.saved_path
+
+    def query(self) -> dict[str, str]:
+        """The content is in the path: no query."""
+        return {}
+
+
+@dataclass(frozen=True)
+class SavedFlags(MapFlags):
+    """Flags whose defaults are the saved version's own, so its URLs stay query-free."""
+
+    saved: MapFlags | None = None
+
+    def query(self, default_tiles: str = "none") -> dict[str, str]:
+        """Only what differs from the saved flags (a reader's own overrides)."""
+        base = self.saved or MapFlags(tiles=default_tiles)
+        out: dict[str, str] = {}
+        for name in MapFlags.__dataclass_fields__:
+            value = getattr(self, name)
+            if value == getattr(base, name) or value is None:
+                continue
+            out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return dict(sorted(out.items()))
+
+
+def version_spec(version: VersionRecord) -> SavedMapSpec:
+    """The MapSpec the renderer draws for *version*."""
+    items = version.document.items
+    return SavedMapSpec("custom", tuple(items.borders), tuple(items.places),
+                        tuple(items.crossings), tuple(items.countries), None,
+                        saved_path=f"maps/saved/{version.map_id}/v/{version.n}")  # fmt: skip
+
+
+def saved_flag_values(version: VersionRecord) -> dict[str, str | None]:
+    """The renderer flags of a version, as query-style values."""
+    doc = version.document
+    return {"title": doc.title or None,
+            "caption": composed_caption(doc, version.data_version, version.data_time),
+            "lang": doc.lang, "dark": doc.dark, "static": str(doc.static).lower(),
+            "inset": str(doc.inset).lower()}  # fmt: skip
+
+
+def version_flags(version: VersionRecord, overrides: dict[str, str | None],
+                  default_tiles: str) -> SavedFlags:  # fmt: skip
+    """The version's flags with a reader's URL overrides (validated like every map page)."""
+    saved_raw = saved_flag_values(version)
+    saved = parse_flags(saved_raw, default_tiles)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    flags = parse_flags({**saved_raw, **given}, default_tiles)
+    return SavedFlags(**asdict(flags), saved=saved)
+
+
+def get_overrides(
+    title: Annotated[str | None, Query(description="Headline instead of the saved one.")] = None,
+    caption: Annotated[str | None, Query(description="Caption instead of the saved one.")] = None,
+    lang: Annotated[str | None, Query(description="en, ru or be.")] = None,
+    dark: Annotated[str | None, Query(description="auto, true or false.")] = None,
+    static: Annotated[str | None, Query(description="true: no pan or zoom.")] = None,
+    tiles: Annotated[str | None, Query(description="none, osm, light or dark.")] = None,
+    inset: Annotated[str | None, Query(description="Overview inset (true/false).")] = None,
+    labels: Annotated[str | None, Query(description="Place labels (true/false).")] = None,
+    childId: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803 - pym
+    initialWidth: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+    parentTitle: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+    parentUrl: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+) -> dict[str, str | None]:
+    """A reader's flag overrides (the same flags as every map page)."""
+    return {"title": title, "caption": caption, "lang": lang, "dark": dark, "static": static,
+            "tiles": tiles, "inset": inset, "labels": labels}  # fmt: skip
+
+
+OverridesDep = Annotated[dict[str, str | None], Depends(get_overrides)]
+
+
+def version_urls(request: Request, version: VersionRecord) -> VersionUrls:
+    """The pinned URLs of *version*."""
+    base = _base(request)
+    page = f"{base}maps/saved/{version.map_id}/v/{version.n}"
+    width, height, _ = SIZES[version.document.size]
+    return VersionUrls(page=page, embed=f"{page}/embed", png=f"{page}.png?width={width}"
+                       f"&height={height}",
+                       oembed=f"{base}maps/saved/oembed?url={quote(page, safe='')}&format=json",
+                       latest=f"{base}maps/saved/{version.map_id}")  # fmt: skip
+
+
+async def version_title(request: Request, version: VersionRecord) -> str:
+    """The headline a version shows (its own, else the renderer's default)."""
+    if version.document.title:
+        return version.document.title
+    service = request.app.state.map_service
+    return (await service.content(version_spec(version), version.document.lang)).title
+
+
+def version_snippet(url: str, title: str, version: VersionRecord) -> str:
+    """The iframe snippet of a version, at its size preset's height."""
+    return embed.snippet(url, title, SIZES[version.document.size][2])
+
+
+async def version_out(request: Request, version: VersionRecord) -> dict[str, Any]:
+    """The JSON of one version, with its pinned URLs and snippet."""
+    urls = version_urls(request, version)
+    title = await version_title(request, version)
+    return VersionOut(map_id=version.map_id, n=version.n, published=version.published,
+                      data_version=version.data_version, data_time=version.data_time,
+                      title=title, urls=urls,
+                      snippet=version_snippet(urls.page, title, version)
+                      ).model_dump(mode="json")  # fmt: skip
+
+
+async def _latest(repo: MapRepository, map_id: str) -> VersionRecord:
+    record = await _live_map(repo, map_id)
+    if not record.latest_version:
+        raise MapNotFoundError(f"Map {map_id} has no published version yet (drafts are seen "
+                               "only in the studio, with the edit link).")  # fmt: skip
+    return await run_in_threadpool(repo.version, map_id, record.latest_version)
+
+
+async def _version(repo: MapRepository, map_id: str, n: str) -> VersionRecord:
+    return await run_in_threadpool(repo.version, _map_id(map_id), _version_number(n))
+
+
+# ---------------------------------------------------------------- the API
+CREATE_EXAMPLE = {"title": "Divin, 6 km from the Ukrainian border", "lang": "en",
+                  "items": {"borders": ["BY-UA"], "places": ["divin"]},
+                  "annotations": [{"type": "label", "lon": 24.58, "lat": 51.97,
+                                   "text": "Border zone checkpoint"}]}  # fmt: skip
+DocumentBody = Annotated[MapDocument, Body(openapi_examples={
+    "divin": {"summary": "Divin and the BY-UA border", "value": CREATE_EXAMPLE}})]
+
+
+async def _canonical(store: FeatureStore, document: MapDocument) -> MapDocument:
+    return await canonical_document(store, document)
+
+
+@router.post("/api/maps", status_code=201, tags=TAG_API, summary="Create a map",
+             response_model=MapCreated, responses=_errors(403, 413, 429))  # fmt: skip
+async def create_map(request: Request, document: DocumentBody, repo: RepositoryDep,
+                     store: StoreDep, credentials: BearerDep) -> Response:  # fmt: skip
+    """Save a new draft. The answer holds the secret edit token (only its hash is kept) and
+    the edit link. Without an API key, creation is rate-limited per client address."""
+    owner = None
+    if credentials is not None and credentials.credentials:
+        key = await run_in_threadpool(repo.key_by_hash, tokens.token_hash(credentials.credentials))
+        if key is None:
+            raise ForbiddenError("Unknown or revoked API key.")
+        owner = key.id
+    else:
+        address = request.client.host if request.client else "unknown"
+        request.app.state.studio_limiter.hit(address)
+    document = await _canonical(store, document)
+    record, token = await run_in_threadpool(repo.create, document, owner)
+    out = {**_map_out(request, record), "edit_token": token,
+           "edit_url": _edit_url(request, record.id, token)}  # fmt: skip
+    return _json(out, 201, record.etag, {"location": out["links"]["self"]})
+
+
+@router.get("/api/maps/{mapId}", tags=TAG_API, summary="A map's draft", response_model=MapOut,
+            responses=_errors(401, 403))  # fmt: skip
+async def get_map(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                  credentials: BearerDep) -> Response:  # fmt: skip
+    """The draft and its ETag (for If-Match); needs the edit token or the creating API key."""
+    record = await _live_map(repo, mapId)
+    await _authorize(repo, record, credentials)
+    return _json(_map_out(request, record), etag=record.etag)
+
+
+@router.put("/api/maps/{mapId}", tags=TAG_API, summary="Replace a map's draft",
+            response_model=MapOut, responses=_errors(401, 403, 412, 413, 428))  # fmt: skip
+async def put_map(request: Request, mapId: str, document: DocumentBody,  # noqa: N803
+                  repo: RepositoryDep, store: StoreDep, credentials: BearerDep,
+                  if_match: Annotated[str | None, Header(
+                      description="The ETag of the draft being edited (required).")] = None,
+                  ) -> Response:  # fmt: skip
+    """Optimistic concurrency: a stale If-Match is 412, so two editors never overwrite each
+    other silently; without If-Match, 428."""
+    record = await _live_map(repo, mapId)
+    await _authorize(repo, record, credentials)
+    revision = _revision(if_match, record, required=True)
+    assert revision is not None
+    document = await _canonical(store, document)
+    updated = await run_in_threadpool(repo.update, record.id, document, revision)
+    return _json(_map_out(request, updated), etag=updated.etag)
+
+
+@router.delete("/api/maps/{mapId}", status_code=204, tags=TAG_API, summary="Delete a map",
+               responses=_errors(401, 403, 412))  # fmt: skip
+async def delete_map(mapId: str, repo: RepositoryDep, credentials: BearerDep,  # noqa: N803
+                     if_match: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
+    """Deletes the draft, its edit token and its listing. Published versions stay reachable
+    at /maps/saved/{mapId}/v/{n}, since embeds already out point there."""
+    record = await _live_map(repo, mapId)
+    await _authorize(repo, record, credentials)
+    revision = _revision(if_match, record, required=False)
+    if revision is not None and revision != record.revision:
+        raise PreconditionFailedError(f"The map is at {record.etag}; reload it.")
+    await run_in_threadpool(repo.delete, record.id)
+    return Response(status_code=204, headers=NO_STORE)
+
+
+@router.post("/api/maps/{mapId}/publish", status_code=201, tags=TAG_API,
+             summary="Publish the draft as a new immutable version", response_model=VersionOut,
+             responses=_errors(401, 403, 409, 412))  # fmt: skip
+async def publish_map(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                      store: StoreDep, credentials: BearerDep,
+                      if_match: Annotated[str | None, Header(
+                          description="Publish only if the draft is still at this ETag.")] = None,
+                      ) -> Response:  # fmt: skip
+    """Version n+1 records the data version it is drawn from ("Data as of …"). Publishing
+    the same document with the same data again is 409; with new data it is a new version."""
+    record = await _live_map(repo, mapId)
+    await _authorize(repo, record, credentials)
+    revision = _revision(if_match, record, required=False)
+    if record.document.is_empty():
+        raise ConflictError("The draft shows nothing yet: add a border, place, crossing or "
+                            "country (items) before publishing.")  # fmt: skip
+    info = store.info
+    version = await run_in_threadpool(repo.publish, record.id, info.data_version,
+                                      info.data_time, revision)  # fmt: skip
+    out = await version_out(request, version)
+    return _json(out, 201, headers={"location": out["urls"]["page"]})
+
+
+@router.post("/api/maps/{mapId}/token", tags=TAG_API, summary="Rotate the edit token",
+             response_model=TokenOut, responses=_errors(401, 403))  # fmt: skip
+async def rotate_token(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                       credentials: BearerDep) -> Response:  # fmt: skip
+    """A new edit token and link; the old token stops working at once."""
+    record = await _live_map(repo, mapId)
+    await _authorize(repo, record, credentials)
+    token = await run_in_threadpool(repo.rotate_token, record.id)
+    return _json({"edit_token": token, "edit_url": _edit_url(request, record.id, token)})
+
+
+@router.get("/api/maps/{mapId}/versions", tags=TAG_API, summary="Published versions",
+            response_model=VersionList, responses=ERRORS)  # fmt: skip
+async def list_versions(request: Request, mapId: str, repo: RepositoryDep) -> Response:  # noqa: N803
+    """Every published version (public: they are published), oldest first."""
+    record = await _live_map(repo, mapId)
+    versions = await run_in_threadpool(repo.versions, record.id)
+    return _json({"map_id": record.id,
+                  "versions": [await version_out(request, v) for v in versions]})
+
+
+# ---------------------------------------------------------------- pages of versions
+PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}, **ERRORS}}
+IMAGE = {"response_class": Response, "responses": {200: {"content": {PNG: {}}}, **ERRORS}}
+SNIPPET = {"response_class": HTMLResponse, "responses": ERRORS}
+
+
+async def _page(request: Request, version: VersionRecord, overrides: dict[str, str | None],
+                headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+    service = request.app.state.map_service
+    flags = version_flags(version, overrides, service.default_tiles)
+    body = await service.page(version_spec(version), flags, _base(request))
+    return HTMLResponse(body, headers={"x-content-type-options": "nosniff", **(headers or {})})
+
+
+async def _png(request: Request, version: VersionRecord, overrides: dict[str, str | None],
+               width: int | None, height: int | None,
+               headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+    service = request.app.state.map_service
+    flags = version_flags(version, overrides, service.default_tiles)
+    preset = SIZES[version.document.size]
+    size = parse_size(width if width is not None else preset[0],
+                      height if height is not None else preset[1])  # fmt: skip
+    body = await service.png(version_spec(version), flags, size)
+    return Response(body, media_type=PNG, headers=headers)
+
+
+async def _snippet(request: Request, version: VersionRecord,
+                   headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+    urls = version_urls(request, version)
+    title = await version_title(request, version)
+    return HTMLResponse(version_snippet(urls.page, title, version) + "\n", headers=headers)
+
+
+Width = Annotated[int | None, Query(description="PNG width in pixels (default: the size "
+                                    "preset's).")]  # fmt: skip
+Height = Annotated[int | None, Query(description="PNG height in pixels.")]
+
+
+@router.get("/maps/saved/oembed", tags=TAG_PAGES, summary="oEmbed 1.0 for saved maps",
+            response_class=JSONResponse, responses=ERRORS)  # fmt: skip
+async def saved_oembed(
+    request: Request,
+    repo: RepositoryDep,
+    url: Annotated[str, Query(description="A /maps/saved/{mapId}[/v/{n}] page URL.")],
+    format: Annotated[str, Query(description="json.")] = "json",  # noqa: A002
+    maxwidth: Annotated[int | None, Query(ge=MIN_PX)] = None,
+    maxheight: Annotated[int | None, Query(ge=MIN_PX)] = None,
+) -> Response:
+    """An oEmbed ``rich`` document whose iframe is pinned to a version (the latest when the
+    URL names none)."""
+    if format != "json":
+        raise InvalidParameterError("format must be json.")
+    parts = urlsplit(url)
+    m = re.fullmatch(r"/maps/saved/([^/]+)(?:/v/([^/]+))?/?", parts.path)
+    if parts.scheme not in ("http", "https") or not m:
+        raise InvalidParameterError("url must be a saved map page, …/maps/saved/{mapId}[/v/{n}].")
+    if m.group(2):
+        version = await _version(repo, m.group(1), m.group(2))
+    else:
+        version = await _latest(repo, m.group(1))
+    urls = version_urls(request, version)
+    title = await version_title(request, version)
+    doc = embed.oembed_document(urls.page, title, _base(request), urls.png, maxwidth, maxheight)
+    doc["html"] = embed.snippet(urls.page, title, doc["height"])
+    return _json(doc) if not m.group(2) else JSONResponse(doc)
+
+
+@router.get("/maps/saved/{mapId}.png", tags=TAG_PAGES, summary="Latest version as a PNG",
+            **IMAGE)  # fmt: skip
+async def latest_png(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                     overrides: OverridesDep, width: Width = None,
+                     height: Height = None) -> Response:  # fmt: skip
+    """The latest published version, server-rendered."""
+    return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE)
+
+
+@router.get("/maps/saved/{mapId}/embed", tags=TAG_PAGES, summary="Embed snippet (pinned)",
+            **SNIPPET)  # fmt: skip
+async def latest_embed(request: Request, mapId: str, repo: RepositoryDep) -> Response:  # noqa: N803
+    """The iframe snippet of the latest version, pinned to it: a story never changes."""
+    return await _snippet(request, await _latest(repo, mapId), NO_STORE)
+
+
+@router.get("/maps/saved/{mapId}", tags=TAG_PAGES, summary="Latest published version", **PAGE)
+async def latest_page(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                      overrides: OverridesDep) -> Response:  # fmt: skip
+    """The latest published version (never the draft); its links pin that version."""
+    return await _page(request, await _latest(repo, mapId), overrides, NO_STORE)
+
+
+@router.get("/maps/saved/{mapId}/v/{n}.png", tags=TAG_PAGES, summary="A version as a PNG",
+            **IMAGE)  # fmt: skip
+async def version_png(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
+                      overrides: OverridesDep, width: Width = None,
+                      height: Height = None) -> Response:  # fmt: skip
+    """One version, server-rendered, at its size preset (or width/height)."""
+    return await _png(request, await _version(repo, mapId, n), overrides, width, height)
+
+
+@router.get("/maps/saved/{mapId}/v/{n}/embed", tags=TAG_PAGES,
+            summary="Embed snippet of a version", **SNIPPET)  # fmt: skip
+async def version_embed(request: Request, mapId: str, n: str,  # noqa: N803
+                        repo: RepositoryDep) -> Response:  # fmt: skip
+    """The iframe snippet pinned to this version."""
+    return await _snippet(request, await _version(repo, mapId, n))
+
+
+@router.get("/maps/saved/{mapId}/v/{n}", tags=TAG_PAGES, summary="One published version",
+            **PAGE)  # fmt: skip
+async def version_page(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
+                       overrides: OverridesDep) -> Response:  # fmt: skip
+    """An immutable version, drawn from the data it was published with (shown as
+    "Data as of …" in its caption)."""
+    return await _page(request, await _version(repo, mapId, n), overrides)
+
+
+# ---------------------------------------------------------------- the studio page
+TEMPLATES = Environment(loader=FileSystemLoader(Path(maps.TEMPLATES_DIR)),
+                        autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def studio_strings() -> dict[str, dict[str, str]]:
+    """Every visible string of the studio, in en, ru and be."""
+    return orjson.loads(STRINGS_FILE.read_bytes())
+
+
+@router.get("/studio", tags=TAG_PAGES, summary="The map studio", response_class=HTMLResponse,
+            responses={200: {"content": {HTML: {}}}})  # fmt: skip
+async def studio_page(request: Request, settings: SettingsDep,
+                      lang: Annotated[str | None, Query(description="en, ru or be.")] = None,
+                      map: Annotated[str | None, Query(  # noqa: A002
+                          description="Open this saved map (the edit token goes in the "
+                          "#token= fragment).")] = None) -> Response:  # fmt: skip
+    """Make, save, publish and embed a map without writing a URL."""
+    strings = studio_strings()
+    if lang is not None and lang not in strings:
+        raise InvalidParameterError("lang must be one of en, ru, be.")
+    if map is not None:
+        _map_id(map)
+    lang = lang or _preferred_lang(request.headers.get("accept-language", ""), strings)
+    base = _base(request)
+    config = {"lang": lang, "strings": strings, "base": base, "limits": LIMITS,
+              "maxItems": MAX_ITEMS, "maxAnnotations": MAX_ANNOTATIONS,
+              "sizes": {k: list(v) for k, v in SIZES.items()}, "map": map,
+              "defaultTiles": settings.map_default_tiles}  # fmt: skip
+    page = TEMPLATES.get_template("studio.html").render(
+        lang=lang, t=strings[lang], base=base,
+        css=maps.Asset("studio.css", "css").url(f"{base}static/"),
+        js=maps.Asset("studio.js", "js").url(f"{base}static/"),
+        config=_script_json(config))
+    return HTMLResponse(page, headers={"vary": "Accept-Language",
+                                       "content-language": lang, **NO_STORE})  # fmt: skip
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return (orjson.dumps(value).decode().replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("&", "\\u0026").replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029"))  # fmt: skip
+
+
+def _preferred_lang(accept_language: str, strings: dict[str, Any]) -> str:
+    for item in accept_language.split(","):
+        code = item.split(";")[0].strip().lower()[:2]
+        if code in strings:
+            return code
+    return "en"
+
+
+# ---------------------------------------------------------------- wiring
+async def _with_headers(request: Request, exc: Exception) -> Response:
+    """Problem responses that need a header: WWW-Authenticate (401), Retry-After (429)."""
+    assert isinstance(exc, AtlasError)
+    response = problem_response(request, problem_document(request, exc))
+    response.headers.update(NO_STORE)
+    if isinstance(exc, AuthenticationRequiredError):
+        response.headers["www-authenticate"] = 'Bearer realm="frontier-atlas maps"'
+    if isinstance(exc, RateLimitedError):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Add the studio routes and the error handlers that set headers."""
+    app.include_router(router)
+    app.add_exception_handler(AuthenticationRequiredError, _with_headers)
+    app.add_exception_handler(RateLimitedError, _with_headers)
+    app.state.map_repository = None  # opened in the lifespan (``start``)
+
+
+def start(app: FastAPI, settings: Settings) -> None:
+    """Open the maps repository (it connects on first use) and the creation limiter."""
+    app.state.map_repository = open_repository(
+        settings.state_path, settings.maps_database_url or settings.database_url,
+        settings.database_pool)
+    app.state.studio_limiter = RateLimiter(settings.studio_creates_per_hour)
+
+
+def stop(app: FastAPI) -> None:
+    """Close the maps repository."""
+    repo = getattr(app.state, "map_repository", None)
+    if repo is not None:
+        repo.close()

@@ -1,0 +1,341 @@
+"""The maps API and the saved map pages, in-process: every status code, problem+json
+naming the field, versions pinned, drafts private, the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import REPO
+
+PROBLEM = "application/problem+json"
+XSS = "<script>alert(1)</script> & <b>bold</b>"
+DOC = {"title": "Divin & the BY–UA border", "lang": "en",
+       "items": {"borders": ["by-ua"], "places": ["divin"]},
+       "annotations": [{"type": "label", "lon": 24.6, "lat": 51.96, "text": "Here"}]}
+
+
+def make_client(tmp_path, **overrides) -> TestClient:
+    settings = Settings(data_dir=REPO / "geodata", state_dir=tmp_path / "state", **overrides)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Iterator[TestClient]:
+    with make_client(tmp_path_factory.mktemp("studio-api"), studio_max_body_kb=8) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def problem(response, status: int, *words: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and {"type", "title", "detail", "code"} <= set(body)
+    for word in words:
+        assert word in body["detail"], body["detail"]
+    return body
+
+
+@pytest.fixture()
+def created(client) -> dict:
+    response = client.post("/api/maps", json=DOC)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_returns_the_secret_once_and_canonical_ids(client, created):
+    assert created["edit_token"].startswith("fae_") and len(created["edit_token"]) >= 47
+    assert created["edit_url"].endswith(f"studio?map={created['id']}#token={created['edit_token']}")
+    assert created["document"]["items"] == {"borders": ["BY-UA"], "places": ["divin"],
+                                            "crossings": [], "countries": []}
+    assert created["revision"] == 1 and created["latest_version"] == 0
+    again = client.post("/api/maps", json=DOC)
+    assert again.headers["location"] == again.json()["links"]["self"]
+    assert again.headers["etag"] == again.json()["etag"]
+    assert again.headers["cache-control"] == "no-store"
+
+
+def test_draft_needs_the_edit_token(client, created):
+    mid = created["id"]
+    response = client.get(f"/api/maps/{mid}")
+    problem(response, 401, "Authorization")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    problem(client.get(f"/api/maps/{mid}", headers=auth("fae_wrong")), 403)
+    problem(client.get(f"/api/maps/{mid}", headers={"authorization": "Basic eDp5"}), 401)
+    ok = client.get(f"/api/maps/{mid}", headers=auth(created["edit_token"]))
+    assert ok.status_code == 200 and ok.json()["document"]["title"] == DOC["title"]
+    assert ok.headers["cache-control"] == "no-store"  # never replayed by the response memo
+    # the draft is not public anywhere
+    problem(client.get(f"/maps/saved/{mid}"), 404, "no published version")
+    problem(client.get(f"/maps/saved/{mid}/v/1"), 404)
+
+
+@pytest.mark.parametrize("path", ["/api/maps/aaaaaaaaaaaa", "/api/maps/not-an-id",
+                                  "/maps/saved/aaaaaaaaaaaa", "/maps/saved/aaaaaaaaaaaa/v/1",
+                                  "/maps/saved/aaaaaaaaaaaa/v/x", "/maps/saved/aaaaaaaaaaaa.png",
+                                  "/api/maps/aaaaaaaaaaaa/versions"])
+def test_unknown_maps_are_404(client, path):
+    problem(client.get(path), 404)
+
+
+BAD = [
+    ({"title": "x" * 201}, "title"),
+    ({"caption": "x" * 281}, "caption"),
+    ({"lang": "de"}, "lang"),
+    ({"size": "huge"}, "size"),
+    ({"colour": "red"}, "colour"),
+    ({"items": {"places": ["nowhere-at-all"]}}, "items.places[0]"),
+    ({"items": {"borders": ["BY-FR"]}}, "items.borders[0]"),
+    ({"items": {"countries": ["ZZ"]}}, "items.countries[0]"),
+    ({"items": {"places": ["divin"] * 51}}, "items.places"),
+    ({"annotations": [{"type": "label", "lon": 24, "lat": 95, "text": "x"}]}, "lat"),
+    ({"annotations": [{"type": "circle", "lon": 24, "lat": 52}]}, "annotations"),
+    ({"annotations": [{"type": "marker", "lon": 24, "lat": 52, "text": "x" * 81}]}, "text"),
+    ({"annotations": [{"type": "label", "lon": 24, "lat": 52, "text": "x"}] * 51}, "annotations"),
+    ({"static": "maybe"}, "static"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD, ids=[b[1] for b in BAD])
+def test_bad_documents_are_400_naming_the_field(client, created, body, field):
+    problem(client.post("/api/maps", json=body), 400, field)
+    problem(client.put(f"/api/maps/{created['id']}", json=body, headers={
+        **auth(created["edit_token"]), "if-match": created["etag"]}), 400, field)
+
+
+def test_bad_json_is_400(client):
+    problem(client.post("/api/maps", content=b"{not json",
+                        headers={"content-type": "application/json"}), 400)
+    problem(client.post("/api/maps", content=b"[]",
+                        headers={"content-type": "application/json"}), 400)
+
+
+def test_bodies_over_the_cap_are_413(client, created):
+    big = {"notes": "x" * 2000, "annotations": [{"type": "marker", "lon": 24, "lat": 52,
+                                                 "text": "x" * 80, "note": "y" * 280}] * 30}
+    problem(client.post("/api/maps", json=big), 413, "8 KB")
+
+    def chunks():  # no Content-Length: the cap holds while streaming
+        for _ in range(20):
+            yield b" " * 1024
+
+    problem(client.post("/api/maps", content=chunks(),
+                        headers={"content-type": "application/json"}), 413)
+    problem(client.put(f"/api/maps/{created['id']}", json=big, headers={
+        **auth(created["edit_token"]), "if-match": created["etag"]}), 413)
+
+
+def test_put_needs_if_match_and_refuses_stale_etags(client, created):
+    mid, headers = created["id"], auth(created["edit_token"])
+    problem(client.put(f"/api/maps/{mid}", json=DOC, headers=headers), 428, "If-Match")
+    first = client.put(f"/api/maps/{mid}", json={**DOC, "title": "Editor A"},
+                       headers={**headers, "if-match": created["etag"]})
+    assert first.status_code == 200 and first.json()["revision"] == 2
+    assert first.headers["etag"] != created["etag"]
+    stale = client.put(f"/api/maps/{mid}", json={**DOC, "title": "Editor B"},
+                       headers={**headers, "if-match": created["etag"]})
+    problem(stale, 412, "someone else")
+    problem(client.put(f"/api/maps/{mid}", json=DOC, headers={**headers, "if-match": '"zz"'}),
+            412)
+    now = client.get(f"/api/maps/{mid}", headers=headers).json()
+    assert now["document"]["title"] == "Editor A"
+    problem(client.put(f"/api/maps/{mid}", json=DOC, headers={**auth("fae_x"),
+                                                              "if-match": now["etag"]}), 403)
+    problem(client.put(f"/api/maps/{mid}", json=DOC, headers={"if-match": now["etag"]}), 401)
+
+
+def test_publish_pins_versions_and_records_the_data(client, created, store_info):
+    mid, headers = created["id"], auth(created["edit_token"])
+    problem(client.post(f"/api/maps/{mid}/publish"), 401)
+    problem(client.post(f"/api/maps/{mid}/publish", headers=auth("fae_nope")), 403)
+    problem(client.post(f"/api/maps/{mid}/publish", headers={**headers, "if-match": '"x.9"'}),
+            412)
+    v1 = client.post(f"/api/maps/{mid}/publish", headers=headers)
+    assert v1.status_code == 201, v1.text
+    v1 = v1.json()
+    assert v1["n"] == 1 and v1["data_version"] == store_info.data_version
+    assert v1["urls"]["page"].endswith(f"/maps/saved/{mid}/v/1")
+    assert f"/maps/saved/{mid}/v/1?childId=" in v1["snippet"]  # the embed pins the version
+    problem(client.post(f"/api/maps/{mid}/publish", headers=headers), 409, "already")
+
+    page1 = client.get(f"/maps/saved/{mid}/v/1")
+    assert page1.status_code == 200 and page1.headers["content-type"].startswith("text/html")
+    assert "Divin &amp; the BY–UA border" in page1.text
+    assert f"Data as of {store_info.data_time[:10]}" in page1.text
+
+    etag = client.get(f"/api/maps/{mid}", headers=headers).json()["etag"]
+    client.put(f"/api/maps/{mid}", json={**DOC, "title": "Second take"},
+               headers={**headers, "if-match": etag})
+    # editing the draft changes nothing published
+    assert client.get(f"/maps/saved/{mid}/v/1").text == page1.text
+    assert "Second take" not in client.get(f"/maps/saved/{mid}").text
+    v2 = client.post(f"/api/maps/{mid}/publish", headers=headers).json()
+    assert v2["n"] == 2
+    assert "Second take" in client.get(f"/maps/saved/{mid}").text
+    assert "Second take" in client.get(f"/maps/saved/{mid}/v/2").text
+    assert client.get(f"/maps/saved/{mid}/v/1").text == page1.text
+    embed = client.get(f"/maps/saved/{mid}/embed")
+    assert f"/maps/saved/{mid}/v/2?childId=" in embed.text  # latest's snippet pins v2
+    assert embed.headers["cache-control"] == "no-store"
+    listing = client.get(f"/api/maps/{mid}/versions").json()  # public
+    assert [v["n"] for v in listing["versions"]] == [1, 2]
+    assert [v["title"] for v in listing["versions"]] == [DOC["title"], "Second take"]
+
+
+def test_version_png_embed_and_oembed(client, created):
+    mid, headers = created["id"], auth(created["edit_token"])
+    client.post(f"/api/maps/{mid}/publish", headers=headers)
+    png = client.get(f"/maps/saved/{mid}/v/1.png?width=400&height=320")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(f"/maps/saved/{mid}.png?width=400&height=320").content == png.content
+    problem(client.get(f"/maps/saved/{mid}/v/1.png?width=5"), 400, "width")
+    snippet = client.get(f"/maps/saved/{mid}/v/1/embed")
+    assert snippet.status_code == 200 and "<iframe" in snippet.text
+    page = f"http://testserver/maps/saved/{mid}/v/1"
+    doc = client.get("/maps/saved/oembed", params={"url": page}).json()
+    assert doc["type"] == "rich" and page in doc["html"] and doc["title"] == DOC["title"]
+    assert client.get("/maps/saved/oembed", params={"url": page.rsplit("/v/", 1)[0]}
+                      ).json()["html"] == doc["html"]
+    problem(client.get("/maps/saved/oembed", params={"url": "http://x/maps/frontier"}), 400)
+    problem(client.get(f"/maps/saved/{mid}/v/1?lang=xx"), 400, "lang")
+    problem(client.get(f"/maps/saved/{mid}/v/1?bogus=1"), 400, "bogus")
+
+
+def test_markup_in_texts_is_escaped_everywhere(client):
+    body = {**DOC, "title": XSS, "caption": XSS, "source": XSS, "byline": XSS}
+    made = client.post("/api/maps", json=body).json()
+    v = client.post(f"/api/maps/{made['id']}/publish", headers=auth(made["edit_token"])).json()
+    page = client.get(f"/maps/saved/{made['id']}/v/1").text
+    assert "<script>alert(1)" not in page and "<b>bold" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in v["snippet"]
+    snippet = client.get(f"/maps/saved/{made['id']}/v/1/embed").text
+    assert "<script>alert" not in snippet and "&lt;script&gt;" in snippet
+
+
+def test_empty_draft_cannot_be_published(client):
+    made = client.post("/api/maps", json={"title": "nothing"}).json()
+    problem(client.post(f"/api/maps/{made['id']}/publish", headers=auth(made["edit_token"])),
+            409, "items")
+
+
+def test_delete_keeps_published_versions_for_embeds_out_there(client, created):
+    mid, headers = created["id"], auth(created["edit_token"])
+    client.post(f"/api/maps/{mid}/publish", headers=headers)
+    problem(client.delete(f"/api/maps/{mid}"), 401)
+    problem(client.delete(f"/api/maps/{mid}", headers={**headers, "if-match": '"x.1"'}), 412)
+    gone = client.delete(f"/api/maps/{mid}", headers=headers)
+    assert gone.status_code == 204
+    problem(client.get(f"/api/maps/{mid}", headers=headers), 404, "deleted")
+    problem(client.get(f"/maps/saved/{mid}"), 404, "/v/1")
+    assert client.get(f"/maps/saved/{mid}/v/1").status_code == 200
+    assert client.get(f"/maps/saved/{mid}/v/1/embed").status_code == 200
+    problem(client.delete(f"/api/maps/{mid}", headers=headers), 404)
+
+
+def test_rotating_the_token(client, created):
+    mid, old = created["id"], created["edit_token"]
+    new = client.post(f"/api/maps/{mid}/token", headers=auth(old))
+    assert new.status_code == 200
+    token = new.json()["edit_token"]
+    problem(client.get(f"/api/maps/{mid}", headers=auth(old)), 403)
+    assert client.get(f"/api/maps/{mid}", headers=auth(token)).status_code == 200
+
+
+def test_api_keys_own_the_maps_they_create(client):
+    repo = client.app.state.map_repository
+    key, secret = repo.create_key("bot")
+    other, other_secret = repo.create_key("other bot")
+    made = client.post("/api/maps", json=DOC, headers=auth(secret))
+    assert made.status_code == 201
+    mid = made.json()["id"]
+    assert client.get(f"/api/maps/{mid}", headers=auth(secret)).status_code == 200
+    problem(client.get(f"/api/maps/{mid}", headers=auth(other_secret)), 403)
+    repo.revoke_key(key.id)
+    problem(client.get(f"/api/maps/{mid}", headers=auth(secret)), 403)
+    problem(client.post("/api/maps", json=DOC, headers=auth(secret)), 403, "API key")
+    problem(client.post("/api/maps", json=DOC, headers=auth("fak_made_up")), 403)
+
+
+def test_wrong_method_is_405(client):
+    problem(client.patch("/api/maps/aaaaaaaaaaaa", json={}), 405)
+
+
+def test_creation_is_rate_limited_per_address(tmp_path):
+    with make_client(tmp_path, studio_creates_per_hour=2) as c:
+        assert [c.post("/api/maps", json=DOC).status_code for _ in range(2)] == [201, 201]
+        limited = c.post("/api/maps", json=DOC)
+        problem(limited, 429, "per hour")
+        assert int(limited.headers["retry-after"]) > 0
+        key, secret = c.app.state.map_repository.create_key("newsroom")
+        assert c.post("/api/maps", json=DOC, headers=auth(secret)).status_code == 201
+
+
+def test_the_state_directory_is_made_on_first_use(tmp_path):
+    with make_client(tmp_path) as c:
+        assert not (tmp_path / "state").exists()
+        c.post("/api/maps", json=DOC)
+        assert (tmp_path / "state" / "maps.sqlite").exists()
+        assert (tmp_path / "state" / ".gitignore").read_text() == "*\n"
+
+
+def test_openapi_documents_the_maps_api(client):
+    doc = client.get("/api").json()
+    paths = doc["paths"]
+    assert {"post", } <= set(paths["/api/maps"])
+    assert {"get", "put", "delete"} <= set(paths["/api/maps/{mapId}"])
+    assert "post" in paths["/api/maps/{mapId}/publish"]
+    assert "get" in paths["/api/maps/{mapId}/versions"]
+    for path in ("/maps/saved/{mapId}", "/maps/saved/{mapId}/v/{n}",
+                 "/maps/saved/{mapId}/v/{n}.png", "/maps/saved/{mapId}/v/{n}/embed",
+                 "/maps/saved/oembed", "/studio"):
+        assert "get" in paths[path], path
+    put = paths["/api/maps/{mapId}"]["put"]
+    assert {"200", "400", "401", "403", "404", "412", "413", "428"} <= set(put["responses"])
+    assert "MapDocument" in str(put["requestBody"])
+    assert "bearer" in str(doc["components"]["securitySchemes"]).lower()
+    from openapi_spec_validator import validate
+
+    validate(doc)
+
+
+@pytest.fixture(scope="module")
+def store_info(client):
+    return client.app.state.store.info
+
+
+def test_every_studio_string_exists_in_en_ru_be():
+    import json
+    import re
+
+    strings = json.loads((REPO / "service/studio/strings.json").read_text())
+    assert set(strings) == {"en", "ru", "be"}
+    assert set(strings["en"]) == set(strings["ru"]) == set(strings["be"])
+    template = (REPO / "service/templates/studio.html").read_text()
+    script = (REPO / "service/static/studio.js").read_text()
+    used = set(re.findall(r"\bt\.(\w+)", template)) | set(re.findall(r"t\[\"(\w+)\"\]", template))
+    used |= set(re.findall(r"\b(?:T|words)\.(\w+)", script))
+    used |= {name for name, _ in re.findall(r'\("(\w+)", (\d)\)', template)}  # the text fields
+    assert used and used <= set(strings["en"]), used - set(strings["en"])
+
+
+def test_studio_page_is_self_hosted_and_escapes_its_config(client):
+    page = client.get("/studio?lang=be")
+    assert page.status_code == 200 and 'lang="be"' in page.text
+    assert "Картастудыя" in page.text
+    for src in re.findall(r'(?:src|href)="([^"#]+)"', page.text):
+        assert src.startswith("http://testserver/"), src
+    problem(client.get("/studio?lang=de"), 400, "lang")
+    problem(client.get("/studio?map=../../etc"), 404)
+    ru = client.get("/studio", headers={"accept-language": "ru-RU,ru;q=0.9"})
+    assert 'lang="ru"' in ru.text
