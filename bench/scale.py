@@ -353,7 +353,8 @@ def http_study(n: int, backend: str, mmap_mb: int | None) -> dict[str, Any]:
     port = run.free_port()
     base = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
-    proc = _uvicorn(f"scale-{backend}-{n}", "service.asgi:app", port, _env_ours(n, backend, mmap_mb))
+    env = _env_ours(n, backend, mmap_mb)
+    proc = _uvicorn(f"scale-{backend}-{n}", "service.asgi:app", port, env)
     try:
         health = _first_ok(base, "/healthz", proc) - t0
         firsts = {}
