@@ -462,9 +462,14 @@ TIPG_KINDS = ["bbox", "by_id", "page"]
 TIPG_TABLE = """
 DROP TABLE IF EXISTS public.places;
 CREATE TABLE public.places AS
-  SELECT f.id, d->'properties'->>'name' AS name, d->'properties'->>'name_local' AS name_local,
+  SELECT f.id, d->'properties'->>'name' AS name, d->'properties'->>'name_en' AS name_en,
+    d->'properties'->>'name_ru' AS name_ru, d->'properties'->>'name_be' AS name_be,
+    d->'properties'->>'name_local' AS name_local,
+    d->'properties'->'alternate_names' AS alternate_names,
     d->'properties'->>'country' AS country, d->'properties'->>'kind' AS kind,
-    (d->'properties'->>'population')::int AS population, f.geom::geometry(Point, 4326) AS geom
+    (d->'properties'->>'population')::int AS population,
+    (d->'properties'->>'near_belarus_frontier')::boolean AS near_belarus_frontier,
+    d->'properties'->>'source' AS source, f.geom::geometry(Point, 4326) AS geom
   FROM frontier_atlas.feature f, LATERAL (SELECT convert_from(f.body, 'UTF8')::jsonb AS d) b
   WHERE f.coll = 'places' ORDER BY f.fid;
 ALTER TABLE public.places ADD PRIMARY KEY (id);
@@ -487,7 +492,8 @@ def part_tipg(n: int, results: dict[str, Any]) -> None:
     procs = {
         "tipg": _uvicorn("tipg", "tipg.main:app", ports["tipg"], {
             "DATABASE_URL": f"{PG}/{db}", "TIPG_DB_SCHEMAS": '["public"]',
-            "TIPG_DB_TABLES": '["places"]', "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+            "TIPG_DB_TABLES": '["public.places"]', "TIPG_DB_FUNCTIONS": "[]",
+            "TIPG_MAX_FEATURES_PER_QUERY": "10000",
             "TIPG_DEFAULT_FEATURES_LIMIT": "100", "TIPG_DB_MIN_CONN_SIZE": "4",
             "TIPG_DB_MAX_CONN_SIZE": "4"}),
         "ours-postgis": _uvicorn("ours-postgis", "service.asgi:app", ports["ours-postgis"],
