@@ -77,8 +77,10 @@ ROOT = run.ROOT
 WORK = synth.WORK
 FILES = WORK / "files"
 LISTS = WORK / "urls"
-RAW = WORK / "results.json"
-RESULTS = run.BENCH / "results-scale.md"
+RAW = Path(os.environ.get("BENCH_SCALE_RAW", WORK / "results.json"))
+RESULTS = Path(os.environ.get("BENCH_SCALE_OUT", run.BENCH / "results-scale.md"))
+#: Hand-written reading of the committed run (misses and their causes), appended to the report.
+NOTES = run.BENCH / "results-scale-notes.md"
 LUA = run.BENCH / "wrk" / "urls.lua"
 PY = sys.executable
 
@@ -262,8 +264,8 @@ async def _inproc(backend: str, target: str, mmap_bytes: int, qfile: Path) -> di
     for kind in KINDS:
         for q in qs[kind]:  # untimed warm-up pass
             page = await call(kind, q)
-            if hasattr(page, "number_matched"):
-                matched.setdefault(kind, []).append(page.number_matched)
+            if hasattr(page, "matched"):
+                matched.setdefault(kind, []).append(page.matched)
         times, cpu = [], []
         for _ in range(2):
             for q in qs[kind]:
@@ -474,7 +476,6 @@ CREATE TABLE public.places AS
   WHERE f.coll = 'places' ORDER BY f.fid;
 ALTER TABLE public.places ADD PRIMARY KEY (id);
 CREATE INDEX places_geom ON public.places USING gist(geom);
-VACUUM ANALYZE public.places;
 """
 
 
@@ -484,6 +485,7 @@ def part_tipg(n: int, results: dict[str, Any]) -> None:
         raise RuntimeError(f"{db} is not loaded; run the postgis part for {n} first")
     log(f"tipg n={n:,}: table public.places")
     psql(TIPG_TABLE, db)
+    psql("VACUUM ANALYZE public.places", db)
     if not (FILES / f"{n}.sqlite").exists():
         raise RuntimeError(f"{FILES / f'{n}.sqlite'} missing; run the embedded part first")
     ours_lists = url_lists(n, "ours", TIPG_KINDS)
@@ -555,8 +557,9 @@ def part_workers(n: int, results: dict[str, Any]) -> None:
     env = {**_env_ours(n, "embedded"), "HOST": "127.0.0.1"}
     out: dict[str, Any] = {"urls": len(paths)}
     ports = [run.free_port() for _ in range(3)]
-    procs = [run.start("workers2", [str(run.OUR_BIN / "frontier-atlas"), "serve"],
-                       {**env, "PORT": str(ports[0]), "WORKERS": "2"})]  # fmt: skip
+    procs = [run.start("workers2", [PY, "-m", "service.cli", "serve"],  # = frontier-atlas serve
+                       {**env, "PYTHONPATH": str(ROOT), "PORT": str(ports[0]),
+                        "WORKERS": "2"})]  # fmt: skip
     procs += [_uvicorn(f"single{i}", "service.asgi:app", ports[i], env) for i in (1, 2)]
     try:
         for p, proc in zip(ports, procs, strict=True):
@@ -566,8 +569,9 @@ def part_workers(n: int, results: dict[str, Any]) -> None:
 
         def fetch(args: tuple[int, str]) -> tuple[str, str, str]:
             port, path = args
-            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                         headers={"Connection": "close"})
+            # One Host for every server, as behind a load balancer: links are absolute.
+            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
+                "Connection": "close", "Host": "atlas.example"})  # fmt: skip
             with urllib.request.urlopen(req, timeout=30) as resp:
                 body = resp.read()
                 return path, hashlib.sha256(body).hexdigest(), resp.headers.get("etag", "")
@@ -747,7 +751,9 @@ def report(results: dict[str, Any]) -> str:
     if w:
         lines += ["## Several workers: identical bytes and ETags", "",
                   f"`frontier-atlas serve` with `WORKERS=2` (each URL fetched 6 times over fresh "
-                  f"connections) and two separate one-worker processes, the same file: "
+                  f"connections) and two separate one-worker processes, the same file, every "
+                  f"request with `Host: atlas.example` (links are absolute, as behind a load "
+                  f"balancer): "
                   f"{w['urls']} URLs, {w['requests']} requests; URLs whose (sha256 of body, "
                   f"ETag) differed anywhere: **{len(w['differing'])}**. CPU seconds per worker of "
                   f"the 2-worker server during the fetches: {w['worker_cpu_s']} (both served).",
@@ -756,7 +762,8 @@ def report(results: dict[str, Any]) -> str:
             lines.append(f"| {pid} | {m.get('rss', 0):.0f} | {m.get('pss', 0):.0f} | "
                          f"{m.get('anonymous', 0):.0f} |")
         lines.append("")
-    lines += results.get("notes", [])
+    if NOTES.exists():
+        lines += ["", NOTES.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -770,7 +777,8 @@ def _latency_table(rows: dict[str, Any], sizes: list[int], key: str, title: str)
               else "p50 / p99 ms of wall time around the awaited store call, in brackets the "
               "p50 of the thread's CPU time (insensitive to other processes on the cores)")
     out = [f"### {title}", "", legend, "",
-           "| kind | " + " | ".join(f"N={n:,}" for n in have) + " | p50 < 2 ms, flat |",
+           "| kind | " + " | ".join(f"N={n:,}" for n in have) + " | p50 < 2 ms and flat "
+           "(max <= 3 x min + 0.2 ms) |",
            "|---|" + "---:|" * len(have) + "---|"]  # fmt: skip
     for kind in KINDS:
         cells, p50s = [], []
@@ -786,8 +794,13 @@ def _latency_table(rows: dict[str, Any], sizes: list[int], key: str, title: str)
                 extra = f" ({f_ms(r.get('cpu_p50_ms'))})"
             cells.append(f"{f_ms(r['p50_ms'])} / {f_ms(r['p99_ms'])}{extra}")
         ok = p50s and max(p50s) < TARGET_P50_MS and max(p50s) <= 3 * min(p50s) + 0.2
-        out.append(f"| {KIND_TITLES[kind]} | " + " | ".join(cells) + f" | "
-                   f"{'met' if ok else 'MISSED'} |")
+        verdict = "met" if ok else "MISSED"
+        if key.startswith("http"):  # wall time is mostly the shared machine's queueing
+            cpu = [rows[str(n)][key][kind]["server_cpu_ms"] for n in have
+                   if "server_cpu_ms" in rows[str(n)][key].get(kind, {})]
+            ok_cpu = cpu and max(cpu) < TARGET_P50_MS and max(cpu) <= 3 * min(cpu) + 0.2
+            verdict = f"wall {verdict}; CPU {'met' if ok_cpu else 'MISSED'}"
+        out.append(f"| {KIND_TITLES[kind]} | " + " | ".join(cells) + f" | {verdict} |")
     return [*out, ""]
 
 
@@ -885,7 +898,7 @@ def main() -> int:
         results["machine"] = machine()
         save(results)
     RESULTS.write_text(report(results))
-    log(f"wrote {RESULTS.relative_to(ROOT)}")
+    log(f"wrote {RESULTS}")
     return 0
 
 
