@@ -150,7 +150,14 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
     (the live SQL, run once per candidate, took minutes at a million places): the same
     ranks (weight + 0 exact, 2 skeleton, 4 prefix, 6 skeleton prefix; the best per
     place), the same order (rank, population descending, data order) and count.
+
+    Stored: every candidate matching at least a fifth of ``BROAD_PREFIX_MATCHES`` places
+    (a live ranking costs about a millisecond per thousand matches, so what is left to
+    rank live stays well under a millisecond at any size). Candidates: key prefixes of up
+    to 8 characters shared by many keys, plus every key prefix of up to 5 characters,
+    whose skeleton may be broad although few keys start with it ("vve" -> "ve").
     """
+    least = max(1, BROAD_PREFIX_MATCHES // 5)
     keys = [k for (k,) in db.execute("SELECT DISTINCT key FROM name WHERE kind = 0 ORDER BY key")]
     # Keys hold only [0-9a-z ] (ASCII): their first 8 bytes, sorted as the keys are.
     heads = np.array([k[:8].encode() for k in keys], dtype="S8")
@@ -163,8 +170,10 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
             break
         starts = np.flatnonzero(np.r_[True, cut[1:] != cut[:-1]])
         counts = np.diff(np.r_[starts, len(cut)])  # distinct keys per prefix
-        wide = {p.decode() for p in cut[starts[counts >= BROAD_PREFIX_MATCHES // 4]]}
-        if not wide:
+        wide = {p.decode() for p in cut[starts[counts >= max(1, least // 4)]]}
+        if length <= 5:
+            candidates |= {p.decode() for p in cut[starts]}
+        elif not wide:
             break
         candidates |= wide
     if not candidates:
@@ -193,7 +202,7 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
             hi = bisect.bisect_left(keys_, lo_key + _KEY_END, lo)
             eq = bisect.bisect_right(keys_, lo_key, lo, hi)
             spans.append((fids, weights, lo, hi, eq, exact_rank, prefix_rank))
-        if sum(hi - lo for _, _, lo, hi, _, _, _ in spans) < BROAD_PREFIX_MATCHES:
+        if sum(hi - lo for _, _, lo, hi, _, _, _ in spans) < least:
             continue  # fewer rows than the threshold: fewer places too
         fid = np.concatenate([f[lo:hi] for f, _, lo, hi, _, _, _ in spans])
         rank = np.concatenate([
@@ -204,7 +213,7 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
         first = np.ones(len(fid), dtype=bool)
         first[1:] = fid[1:] != fid[:-1]
         fid, rank = fid[first], rank[first]  # MIN(rank) GROUP BY fid
-        if len(fid) < BROAD_PREFIX_MATCHES:
+        if len(fid) < least:
             continue
         best = np.lexsort((fid, -population[fid], rank))[:BROAD_PREFIX_TOP]
         out.append((prefix, len(fid), fid[best].astype("<i8").tobytes()))
