@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import math
@@ -121,6 +122,7 @@ def _vary_case(text: str, rng: random.Random) -> str:
     return rng.choice([text, text.lower(), text.upper(), text.title()])
 
 
+@functools.lru_cache(maxsize=8)
 def queries(n: int, count: int, seed: int = 0) -> dict[str, list[Any]]:
     """Parameters of *count* queries per kind for size *n* (fixed seed)."""
     import orjson
@@ -161,12 +163,13 @@ def url(kind: str, q: Any, collection: str = "places") -> str:
 
 
 def url_lists(n: int, tag: str, kinds: list[str], collection: str = "places") -> dict[str, Path]:
-    qs = queries(n, N_URLS, seed=1)
     LISTS.mkdir(parents=True, exist_ok=True)
     out = {}
     for kind in kinds:
-        path = LISTS / f"{tag}-{n}-{kind}.txt"
-        path.write_text("\n".join(url(kind, q, collection) for q in qs[kind]) + "\n")
+        path = LISTS / f"{tag}-{n}-{kind}-{N_URLS}-v{synth.VERSION}.txt"
+        if not path.exists():  # the lists depend only on n, N_URLS and the data version
+            qs = queries(n, N_URLS, seed=1)
+            path.write_text("\n".join(url(kind, q, collection) for q in qs[kind]) + "\n")
         out[kind] = path
     return out
 
