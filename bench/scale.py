@@ -544,8 +544,8 @@ def part_tipg(n: int, results: dict[str, Any]) -> None:
                     log(f"  [{rnd + 1}/{ROUNDS}] {kind} c={c}: " + ", ".join(
                         f"{s} {runs[kind][str(c)][s][-1]['rps']:,.0f}/s "
                         f"p99 {runs[kind][str(c)][s][-1]['p99_ms']:.1f}" for s in procs))
-        results["tipg"] = {"n": n, "samples": samples, "runs": runs,
-                           "load": os.getloadavg()}  # fmt: skip
+        results["tipg"] = {"n": n, "samples": samples, "runs": runs, "duration": DURATION,
+                           "rounds": ROUNDS, "load": os.getloadavg()}  # fmt: skip
     finally:
         for proc in procs.values():
             run.stop(proc)
@@ -812,7 +812,8 @@ def _tipg_table(t: dict[str, Any]) -> list[str]:
            f"tipg {_tipg_version()} (PyPI) under uvicorn on the same database (table "
            "`public.places` from the same rows, GiST); ours with the PostGIS backend (same "
            "database) and with the embedded file; response memo off. wrk 1 thread, "
-           f"{DURATION:g} s per run, median of {ROUNDS} rounds (servers alternate). Load "
+           f"{t.get('duration', DURATION):g} s per run, median of {t.get('rounds', ROUNDS)} "
+           "rounds (servers alternate). Load "
            f"average at the end: {t['load'][0]:.1f}.", "",
            "| query | conns | tipg req/s | p50 / p99 ms | ours PostGIS req/s | p50 / p99 ms "
            "| ours embedded req/s | p50 / p99 ms | we beat tipg? |",
