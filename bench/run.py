@@ -17,10 +17,10 @@ figure is the median of ``BENCH_ROUNDS`` rounds (default 3). When the machine ha
 a core to spare, the servers are pinned to the first ``BENCH_WORKERS`` cores and
 wrk to the others, so the load generator does not steal the server's CPU.
 
-Then the scaling study: synthetic place collections (1k … 1M points, generated
-into ``bench/work/``), start-up time, RSS and query latency at each size.
+Then the scaling study of the store, ``bench/scale.py`` (1k … 1M synthetic places on
+both backends, tipg, several workers; ``bench/results-scale.md``).
 
-Writes ``bench/results.md`` and ``bench/scaling.png``; raw numbers go to
+Writes ``bench/results.md``; raw numbers go to
 ``bench/work/results.json``. Run with ``.venv/bin/python bench/run.py``.
 """
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import math
 import os
 import platform
 import shutil
@@ -59,10 +58,6 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 DURATION = float(os.environ.get("BENCH_DURATION", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,32").split(",")]
-SCALE_SIZES = [
-    int(n) for n in os.environ.get("BENCH_SCALE_SIZES", "1000,10000,100000,1000000").split(",") if n
-]
-SCALE_DURATION = float(os.environ.get("BENCH_SCALE_DURATION", "1"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))  # endpoint keys
 
 BORDER = "BY-RU"
@@ -692,221 +687,17 @@ def main_bench(results: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- scaling
-GENERATOR_VERSION = "2"
-REGION = (23.0, 51.0, 32.8, 56.2)  # west, south, east, north (Belarus and a margin)
-SYLLABLES = "bcdfghklmnprstvz"
-
-
-def code_word(i: int, letters: int = 5) -> str:
-    """A fixed-length word for *i* (so no code is a prefix of another)."""
-    out = []
-    for _ in range(letters):
-        i, r = divmod(i, 16)
-        out.append(SYLLABLES[r] + "aeiou"[r % 5])
-    return "".join(out).title()
-
-
-def synthetic_dir(n: int) -> Path:
-    """A data dir with the committed borders/countries/crossings and *n* synthetic places."""
-    import numpy as np
-    import orjson
-
-    d = WORK / f"scale-{n}"
-    stamp = d / ".generated"
-    if stamp.exists() and stamp.read_text() == GENERATOR_VERSION:
-        return d
-    d.mkdir(parents=True, exist_ok=True)
-    for item in ("borders.geojson", "countries.geojson", "crossings.geojson", "curated"):
-        link = d / item
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(ROOT / "geodata" / item)
-    rng = np.random.default_rng(n)
-    w, s, e, nn = REGION
-    lon = np.round(rng.uniform(w, e, n), 5)
-    lat = np.round(rng.uniform(s, nn, n), 5)
-    pop = rng.integers(50, 5000, n)
-    real = [
-        f["properties"]["name"]
-        for f in orjson.loads((ROOT / "geodata" / "places.geojson").read_bytes())["features"]
-    ]
-    with open(d / "places.geojson", "wb") as fh:
-        fh.write(b'{"type":"FeatureCollection","name":"places","features":[\n')
-        for i in range(n):
-            if i:
-                fh.write(b",\n")
-            fh.write(
-                orjson.dumps(
-                    {
-                        "type": "Feature",
-                        "id": f"s{i}",
-                        "properties": {
-                            "name": f"{real[i % len(real)]} {code_word(i)}",
-                            "country": "BY",
-                            "kind": "village",
-                            "population": int(pop[i]),
-                            "near_belarus_frontier": False,
-                            "source": "synthetic (bench/run.py)",
-                        },
-                        "geometry": {
-                            "type": "Point",
-                            "coordinates": [float(lon[i]), float(lat[i])],
-                        },
-                    }
-                )
-            )
-        fh.write(b"\n]}\n")
-    stamp.write_text(GENERATOR_VERSION)
-    return d
-
-
 def scaling(results: dict[str, Any]) -> None:
-    rows = []
-    for n in SCALE_SIZES:
-        for attempt in (1, 2):
-            try:
-                rows.append(scale_one(n))
-                break
-            except (RuntimeError, OSError, urllib.error.URLError) as exc:
-                log(f"scale n={n:,} failed ({exc}); " + ("retrying" if attempt == 1 else "skipped"))
-                if attempt == 2:
-                    results.setdefault("restarts", []).append(f"scale n={n:,} skipped: {exc}")
-    results["scaling"] = rows
+    """The store's scaling study (1k … 1M places, both backends, tipg, several workers)
+    is ``bench/scale.py``; it writes ``bench/results-scale.md``."""
+    cmd = [sys.executable, str(BENCH / "scale.py")]
+    if os.environ.get("BENCH_SCALE_REUSE") == "1":
+        cmd.append("--reuse")
+    log("scaling study:", " ".join(cmd))
+    r = subprocess.run(cmd, cwd=ROOT)
+    results["scaling_rc"] = r.returncode
 
 
-def scale_one(n: int) -> dict[str, Any]:
-    if True:
-        t = time.perf_counter()
-        d = synthetic_dir(n)
-        gen_s = time.perf_counter() - t
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = start_ours(port, d, workers=1, name=f"scale-{n}")
-        try:
-            t0 = time.perf_counter()
-            startup = wait_ready(proc, base + "/conformance", timeout=300)
-            rss_first = rss_mb(proc.pid)
-            search_ready = None
-            while time.perf_counter() - t0 < 300:  # the name index may build in the background
-                st, body, _ = get(base + "/healthz", timeout=60)
-                if st != 200 or json.loads(body).get("search_index", "ready") == "ready":
-                    search_ready = startup + time.perf_counter() - t0
-                    break
-                time.sleep(0.1)
-            rss = rss_mb(proc.pid)
-            w, s, e, nn = REGION
-            half = math.sqrt(BBOX_TARGET * (e - w) * (nn - s) / n) / 2
-            cx, cy = (w + e) / 2, (s + nn) / 2
-            bbox = f"{cx - half:.5f},{cy - half:.5f},{cx + half:.5f},{cy + half:.5f}"
-            mid = n // 2
-            real_names = None
-            status, body, _ = get(base + f"/collections/places/items/s{mid}")
-            name = json.loads(body)["properties"]["name"] if status == 200 else ""
-            del real_names
-            lua = WORK / f"nearest-{n}.lua"
-            lua.write_text(
-                f"math.randomseed({n})\n"
-                "request = function()\n"
-                f'  return wrk.format(nil, "/places/s" .. math.random(0, {n - 1}) .. "/borders")\n'
-                "end\n" + REPORT_LUA.read_text()
-            )
-            queries = {
-                "bbox (~50 places)": f"/collections/places/items?bbox={bbox}&limit=100",
-                "search (1 exact name)": "/places?q=" + urllib.request.quote(name),
-                "nearest border (random place)": None,
-                "items?limit=100": "/collections/places/items?limit=100",
-                "feature by id": f"/collections/places/items/s{mid}",
-            }
-            lat_rows = {}
-            for label, path in queries.items():
-                if path is None:
-                    res = wrk(base + "/places/s0/borders", 1, SCALE_DURATION, lua)
-                else:
-                    st, body, _ = get(base + path, timeout=120)
-                    if st != 200:
-                        lat_rows[label] = {"status": st}
-                        continue
-                    res = wrk(base + path, 1, SCALE_DURATION)
-                    if label.startswith("bbox"):
-                        res["matched"] = json.loads(body).get("numberMatched")
-                lat_rows[label] = res
-            rss_after = rss_mb(proc.pid)
-        finally:
-            stop(proc)
-        row = {
-            "n": n,
-            "generate_s": gen_s,
-            "startup_s": startup,
-            "rss_mb": rss,
-            "rss_first_mb": rss_first,
-            "search_ready_s": search_ready,
-            "rss_after_mb": rss_after,
-            "queries": lat_rows,
-            "file_mb": (d / "places.geojson").stat().st_size / 1e6,
-        }
-        log(
-            f"scale n={n:,}: generated in {gen_s:.1f} s, first answer {startup:.2f} s, "
-            f"search ready {search_ready or float('nan'):.2f} s, RSS {rss:.0f} MiB, "
-            + ", ".join(
-                f"{k} p50 {v.get('p50_ms', float('nan')):.2f} ms" for k, v in lat_rows.items()
-            )
-        )
-    return row
-
-
-def plot(results: dict[str, Any]) -> Path | None:
-    rows = results.get("scaling") or []
-    if not rows:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ns = [r["n"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for label in rows[0]["queries"]:
-        ys = [r["queries"].get(label, {}).get("p50_ms", float("nan")) for r in rows]
-        ax1.plot(ns, ys, marker="o", label=label)
-    ax1.set_xscale("log")
-    ax1.set_yscale("log")
-    ax1.set_xlabel("places in the collection")
-    ax1.set_ylabel("p50 latency, 1 connection (ms)")
-    ax1.set_title("Query latency vs. data size")
-    ax1.grid(True, which="both", alpha=0.3)
-    ax1.legend(fontsize=8)
-    ax2.plot(ns, [r["startup_s"] for r in rows], marker="o", color="C0", label="first answer")
-    ax2.plot(
-        ns,
-        [r.get("search_ready_s") or float("nan") for r in rows],
-        marker="^",
-        color="C0",
-        ls="--",
-        label="search ready",
-    )
-    ax2.legend(loc="upper left", fontsize=8)
-    ax2.axhline(20, color="C0", ls=":", lw=1)
-    ax2.set_xscale("log")
-    ax2.set_xlabel("places in the collection")
-    ax2.set_ylabel("start-up to first answer (s)", color="C0")
-    ax3 = ax2.twinx()
-    ax3.plot(ns, [r["rss_mb"] for r in rows], marker="s", color="C3", label="RSS (MiB)")
-    ax3.axhline(2048, color="C3", ls=":", lw=1)
-    ax3.set_ylabel("resident memory after start (MiB)", color="C3")
-    ax2.set_title("Start-up time and memory (dotted: targets 20 s, 2 GiB)")
-    ax2.grid(True, which="both", alpha=0.3)
-    fig.suptitle(
-        f"Frontier Atlas scaling study ({results['date']}, {results['machine']['cpu']}, "
-        f"{results['machine']['cores']} cores)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    out = BENCH / "scaling.png"
-    fig.savefig(out, dpi=110)
-    return out
-
-
-# --------------------------------------------------------------------------- report
 def fmt_rps(v: float) -> str:
     return f"{v:,.0f}" if v >= 10 else f"{v:.1f}"
 
@@ -1023,48 +814,12 @@ def write_report(results: dict[str, Any]) -> str:
         "work (search index, map warm-up) is done, after which the cold renders are taken.",
     ]
 
-    rows = results.get("scaling") or []
-    if rows:
-        labels = list(rows[0]["queries"])
-        lines += [
-            "",
-            "## Scaling study",
-            "",
-            "Synthetic place collections generated at bench time into bench/work/ (uniform "
-            f"points over {REGION}, unique names = a real place name + a code word), with the "
-            "committed borders/countries/crossings; the response memo is off "
-            "(FRONTIER_ATLAS_RESPONSE_MEMO_MB=0), so every request reaches the indexes; "
-            "one worker; wrk -c1 "
-            f"{SCALE_DURATION:g} s per query; the bbox shrinks with the density to select ~50 "
-            "places; the nearest-border query asks `/places/{id}/borders` for a random place "
-            "every request (no cache hit). First answer = process start to the first HTTP "
-            "answer; search ready = until /healthz reports the name index built (it builds in "
-            "the background); RSS (whole process) once search is ready; latencies measured "
-            "after that.",
-            "",
-            "| places | file MB | first answer s | search ready s | RSS MiB | "
-            + " | ".join(f"{x} p50 / p99 ms" for x in labels)
-            + " |",
-            "|---:|---:|---:|---:|---:|" + "---:|" * len(labels),
-        ]
-        for r in rows:
-            cells = []
-            for x in labels:
-                q = r["queries"].get(x, {})
-                cells.append(
-                    f"{fmt_ms(q['p50_ms'])} / {fmt_ms(q['p99_ms'])}"
-                    if "p50_ms" in q
-                    else f"HTTP {q.get('status')}"
-                )
-            ready = r.get("search_ready_s")
-            lines.append(
-                f"| {r['n']:,} | {r['file_mb']:.0f} | {r['startup_s']:.1f} | "
-                + (f"{ready:.1f}" if ready else "–")
-                + f" | {r['rss_mb']:,.0f} | "
-                + " | ".join(cells)
-                + " |"
-            )
-        lines += ["", "![scaling](scaling.png)"]
+    if "scaling_rc" in results:
+        lines += ["", "## Scaling study", "",
+                  "See [results-scale.md](results-scale.md) (`bench/scale.py`: 1k … 1M places "
+                  "on both backends, tipg, several workers)"
+                  + ("." if results["scaling_rc"] == 0 else
+                     f"; the run exited with {results['scaling_rc']}.")]
 
     lines += ["", "## Targets (issue 5)", ""] + [f"- {t}" for t in targets(results)]
     text = "\n".join(lines) + "\n"
@@ -1108,25 +863,6 @@ def targets(results: dict[str, Any]) -> list[str]:
                     f"; p99 {fmt_ms(p99)} ms (< 25 ms) {mark(p99 < 25)}" if p99 is not None else ""
                 )
             out.append(line)
-    rows = results.get("scaling") or []
-    if len(rows) >= 2:
-        first, last = rows[0], rows[-1]
-        for label in ("bbox (~50 places)", "search (1 exact name)"):
-            a = first["queries"].get(label, {}).get("p50_ms")
-            b = last["queries"].get(label, {}).get("p50_ms")
-            if a and b:
-                out.append(
-                    f"{label}: p50 {fmt_ms(a)} ms at {first['n']:,} → {fmt_ms(b)} ms at "
-                    f"{last['n']:,} (×{b / a:.2f}; nearly flat = ≤ ×2) {mark(b / a <= 2)}"
-                )
-        big = next((x for x in rows if x["n"] == 1_000_000), None)
-        if big:
-            full = max(big["startup_s"], big.get("search_ready_s") or 0)
-            out.append(
-                f"1M places: start-up {full:.1f} s to fully ready (< 20 s) "
-                f"{mark(full < 20)}, RSS {big['rss_mb']:,.0f} MiB (< 2 GiB) "
-                f"{mark(big['rss_mb'] < 2048)}"
-            )
     for key, label in (("map_page", "Cached map page"), ("map_png", "Map PNG")):
         e = next((x for x in results.get("endpoints", []) if x["key"] == key), None)
         if e is None:
@@ -1171,12 +907,10 @@ def main() -> int:
     results["shared"] = os.environ.get("BENCH_SHARED_MACHINE", "1") == "1"
     results["wall_s"] = time.perf_counter() - started
     (WORK / "results.json").write_text(json.dumps(results, indent=1))
-    out = plot(results)
     text = write_report(results)
     print(text)
     log(
         f"wrote {BENCH / 'results.md'}"
-        + (f" and {out}" if out else "")
         + f" in {results['wall_s'] / 60:.1f} min"
     )
     return 0
