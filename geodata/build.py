@@ -1106,6 +1106,8 @@ def build_places(
                       f"{SOURCES['geonames'].version} cities500",
             "names_source": f"curated/local_names.csv ({override['source']})" if override
             else NAMES_RULE,
+            # a published id kept when a cited name changes name_en (no redirect needed)
+            "pinned_id": (override or {}).get("id") or None,
             "_lon": float(row["longitude"]), "_lat": float(row["latitude"]),
         })
     curated_records = []
@@ -1219,9 +1221,15 @@ def _useful_alternates(name: str, alternates: Iterable[str]) -> list[str]:
 
 
 def _assign_place_ids(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stable ids: curated id, else slug of the name; ties go to the most populous."""
+    """Stable ids: curated id, else the id pinned in local_names.csv (a published id kept
+    when a cited name changed name_en), else slug of the name; ties go to the most populous."""
     used: set[str] = {r["curated_id"] for r in records if "curated_id" in r}
-    order = sorted((r for r in records if "curated_id" not in r),
+    for record in records:
+        pinned = record.pop("pinned_id", None)
+        if pinned and pinned not in used:
+            used.add(pinned)
+            record["id"] = pinned
+    order = sorted((r for r in records if "curated_id" not in r and "id" not in r),
                    key=lambda r: (-(r["population"] or 0), r["geonames_id"]))
     for record in order:
         base = slugify(record["name"]) or f"gn-{record['geonames_id']}"
@@ -1384,6 +1392,10 @@ def build_crossings(
         other_country = next(c for c in row["border"].split("-") if c != "BY")
         by = resolve_settlement(row, "by", "BY", border, lookup)
         other = resolve_settlement(row, "other", other_country, border, lookup)
+        # Shown under the crossing's own English names (the romanisation policy),
+        # not the spelling of the table the coordinate came from.
+        by = by and by._replace(name=row["name_by_en"])
+        other = other and other._replace(name=row["name_other_en"])
         located = locate_crossing(row, border, by, other)
         if located is None:
             unlocated.append(row["id"])
@@ -1414,6 +1426,8 @@ def build_crossings(
                 "status_since": status_since,
                 "status_source": row["status_source"],
                 "who_may_cross": row["who_may_cross"] or None,
+                "who_may_cross_ru": row["who_may_cross_ru"] or None,
+                "who_may_cross_be": row["who_may_cross_be"] or None,
                 "dates": dates,
                 "reference": row["reference"],
                 "notes": row.get("notes") or None,
@@ -1456,6 +1470,8 @@ def build_events(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
                 "borders": [b for b in row["borders"].split("|") if b],
                 "crossings": [c for c in row["crossings"].split("|") if c],
                 "title_en": row["title_en"],
+                "title_ru": row["title_ru"],
+                "title_be": row["title_be"],
                 "description_en": row["description_en"],
                 "description_ru": row["description_ru"],
                 "description_be": row["description_be"],

@@ -526,7 +526,12 @@ MIRROR_DOMAINS = ("wikiwand", "perceptio", "russianwiki", "wiki7", "friendlywiki
                   # republishers and aggregators found in issue 9c (wire copy, wiki copies)
                   "polanddaily24", "ria24", "warsawpoint", "wikimili", "popflock",
                   "wikipedia-on-ipfs", "gpedia", "wiki.x.io", "dob.jp", "mediated.wiki",
-                  "frwiki.wiki", "hqproductreviews", "710302.xyz", "fastly.net", "ipfs.dweb")
+                  "frwiki.wiki", "hqproductreviews", "710302.xyz", "fastly.net", "ipfs.dweb",
+                  # issue 9d: republished copies and aggregators (6tv.by of Radio Svaboda,
+                  # netsmol.ru of BelTA, news.21.by, devdiscourse, a logistics firm's reposts)
+                  "6tvby", "netsmol", "news.21.by", "devdiscourse", "td-sd.com",
+                  "paperai.life", "wafarin", "wikihandbk", "dic.academic.ru", "profilbaru",
+                  "ixistenz", "arc.ask3.ru", "wikizero")
 
 
 def _strings(value):
@@ -651,3 +656,76 @@ def test_cited_names_and_the_ids_they_replace(layers, pid, ru, be, former):
 def test_every_curated_name_row_cites_a_page():
     for row in build.read_csv(GEODATA / "curated" / "local_names.csv"):
         assert "wikipedia" in row["source"] or "https://" in row["source"], row
+
+
+def _near_km(a, b) -> float:
+    return GEOD.line_length([a[0], b[0]], [a[1], b[1]]) / 1000.0
+
+
+def test_crossing_names_spell_places_as_the_places_do(layers):
+    """A crossing named after a settlement that is also a place uses the place's English
+    spelling (one romanisation policy: no Jezerishche beside Yezerishche), and its
+    settlements and location_method show those same names."""
+    rows = {r["id"]: r for r in build.read_csv(GEODATA / "curated" / "crossings.csv")}
+    places = layers["places"]["features"]
+    checked, bad = 0, []
+    for feature in layers["crossings"]["features"]:
+        props, row = feature["properties"], rows[feature["id"]]
+        other = next(c for c in props["border"].split("-") if c != "BY")
+        assert props["name_en"] == f"{props['name_by']}–{props['name_other']}"
+        for side, country in (("by", "BY"), ("other", other)):
+            forms = {row[f"name_{side}_ru"], row[f"name_{side}_local"],
+                     row.get(f"name_{side}_be") or ""} - {""}
+            english = props[f"name_{side}"]
+            settlement = props["settlements"][side]
+            if settlement is not None:
+                assert settlement["name"] == english, (feature["id"], side)
+                assert english in props["location_method"], feature["id"]
+            for place in places:
+                q = place["properties"]
+                names = {q["name_ru"], q["name_be"], q["name_local"], *q["alternate_names"]}
+                if q["country"] == country and forms & names and _near_km(
+                        place["geometry"]["coordinates"], feature["geometry"]["coordinates"]) < 40:
+                    checked += 1
+                    if q["name_en"] != english:
+                        bad.append((feature["id"], side, english, place["id"], q["name_en"]))
+    assert bad == []
+    assert checked >= 12  # Yezerishche, Liozno, Novaya Guta, Nevel, Terespol, …
+
+
+def test_crossing_and_event_texts_in_three_languages(layers):
+    """Text a map shows from crossings and events exists in en, ru and be (our own
+    translations of the sourced English, see README), each in its own letters."""
+    for feature in layers["crossings"]["features"]:
+        props = feature["properties"]
+        texts = [props["who_may_cross"], props["who_may_cross_ru"], props["who_may_cross_be"]]
+        assert all(texts) or not any(texts), feature["id"]
+        if props["who_may_cross_ru"]:
+            assert not set(props["who_may_cross_ru"]) & set("іўІЎ"), feature["id"]
+            assert not set(props["who_may_cross_be"]) & set("ищъИЩЪ"), feature["id"]
+        assert props["status"] in build.CROSSING_STATUSES  # a code, translated by the maps
+    for feature in load("events")["features"]:
+        props = feature["properties"]
+        for field in ("title", "description"):
+            assert props[f"{field}_en"] and props[f"{field}_ru"] and props[f"{field}_be"]
+            assert not set(props[f"{field}_ru"]) & set("іўІЎ"), feature["id"]
+            assert not set(props[f"{field}_be"]) & set("ищъИЩЪ"), feature["id"]
+
+
+@pytest.mark.parametrize(("pid", "en", "ru", "be"), [
+    # issue 9d: cited names for Belarusian places that had none; their ids are kept
+    ("lyasny", "Lesnoy", "Лесной", "Лясны"),
+    ("chausy", "Chausy", "Чаусы", "Чавусы"),
+    ("chachersk", "Chechersk", "Чечерск", "Чачэрск"),
+    ("buda-kashalyova", "Buda-Koshelevo", "Буда-Кошелёво", "Буда-Кашалёва"),
+    ("svislach", "Svisloch", "Свислочь", "Свіслач"),
+    ("rossony", "Rossony", "Россоны", "Расоны"),
+    ("sharkovshchina", "Sharkovshchina", "Шарковщина", "Шаркаўшчына"),
+    ("novaya-huta", "Novaya Guta", "Новая Гута", None),
+])
+def test_cited_names_keep_published_ids(layers, pid, en, ru, be):
+    places = {f["id"]: f["properties"] for f in layers["places"]["features"]}
+    props = places[pid]
+    assert (props["name_en"], props["name_ru"], props["name_be"]) == (en, ru, be)
+    assert props["names_source"].startswith("curated/local_names.csv")
+    assert "https://" in props["names_source"]
