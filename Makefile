@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install test run data lint bench bench-uncached clean
+.PHONY: install test run data lint bench bench-uncached bench-scale bench-soak clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,8 @@ data: $(TEST_STAMP)
 	$(BIN)/python geodata/build.py
 	$(BIN)/frontier-atlas build-store
 
-## make bench: ours vs pygeoapi vs bare Starlette vs nginx (wrk, loopback) + scaling study;
-## writes bench/results.md and bench/scaling.png (< 15 min; never part of make test)
+## make bench: ours vs pygeoapi vs bare Starlette vs nginx (wrk, loopback), then the store's
+## scaling study (bench/scale.py); writes bench/results*.md (never part of make test)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
@@ -42,6 +42,16 @@ bench: $(TEST_STAMP)
 ## returning the same bytes (writes bench/results-uncached.md; about 13 minutes)
 bench-uncached: $(TEST_STAMP)
 	$(BIN)/python bench/uncached.py
+
+## make bench-scale: only the scaling study: the store at 1k … 1M places (embedded + PostGIS),
+## tipg, two workers; writes bench/results-scale.md (about 45 minutes on a quiet machine)
+bench-scale: $(TEST_STAMP)
+	$(BIN)/python -m pip install -q tipg==1.6.1
+	$(BIN)/python bench/scale.py
+
+## make bench-soak: 10 minutes of mixed cold and cached traffic, RSS and p99 over time
+bench-soak: $(TEST_STAMP)
+	$(BIN)/python bench/soak.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check service geodata tests

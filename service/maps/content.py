@@ -446,7 +446,7 @@ async def events_of(store: FeatureStore, spec: MapSpec, lang: str) -> list[tuple
     out = []
     for f in page.features:
         props = f.properties
-        text = props.get("title_en") if lang == "en" else props.get(f"description_{lang}")
+        text = props.get(f"title_{lang}") or props.get(f"description_{lang}")
         out.append((str(props.get("date") or ""), str(text or props.get("title_en") or ""),
                     str(props.get("source_url") or "")))  # fmt: skip
     return sorted(out)
@@ -775,8 +775,9 @@ def _crossing_point(frontier: Frontier, cid: str, lang: str) -> MapPoint:
     if props.get("status_since"):
         status_text += ", " + ui["status_since"].format(date=props["status_since"])
     rows = [(ui["status"], status_text)]
-    if lang == "en" and props.get("who_may_cross"):  # free text, written in English only
-        rows.append((ui["who"], str(props["who_may_cross"])))
+    who = props.get("who_may_cross" if lang == "en" else f"who_may_cross_{lang}")
+    if who:  # the data's sentence in the reader's language (ru/be are translations of en)
+        rows.append((ui["who"], str(who)))
     rows.append((ui["border_of"], border_name(frontier, str(props.get("border")), lang)))
     if props.get("road"):
         rows.append((ui["road"], str(props["road"])))

@@ -716,8 +716,8 @@ async def studio_page(request: Request, settings: SettingsDep,
     strings = studio_strings()
     if lang is not None and lang not in strings:
         raise InvalidParameterError("lang must be one of en, ru, be.")
-    if map is not None:
-        _map_id(map)
+    if map is not None and not MAP_ID.match(map):  # a query value: 400, not 404
+        raise InvalidParameterError("map must be a saved map id: 12 characters, a-z and 2-9.")
     lang = lang or _preferred_lang(request.headers.get("accept-language", ""), strings)
     base = _base(request)
     config = {"lang": lang, "strings": strings, "base": base, "limits": LIMITS,
