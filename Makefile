@@ -54,7 +54,7 @@ bench-soak: $(TEST_STAMP)
 	$(BIN)/python bench/soak.py
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check service geodata tests
+	$(BIN)/ruff check service geodata tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

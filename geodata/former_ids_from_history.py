@@ -51,10 +51,12 @@ SAME_PLACE = {
 
 
 def features(text: str) -> list[dict]:
+    """The features of a GeoJSON FeatureCollection text."""
     return json.loads(text)["features"]
 
 
 def main() -> int:
+    """Rewrite curated/former_ids.csv from the published versions of places.geojson."""
     current = features((HERE / "places.geojson").read_text(encoding="utf-8"))
     current_ids = {f["id"] for f in current}
     by_gid = {f["properties"]["geonames_id"]: f["id"] for f in current

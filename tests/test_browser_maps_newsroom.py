@@ -81,7 +81,8 @@ def _rects(page, selector: str) -> list[dict]:
 
 
 def _overlap(a: dict, b: dict) -> bool:
-    return a["l"] < b["r"] - 0.5 and b["l"] < a["r"] - 0.5 and a["t"] < b["b"] - 0.5 and b["t"] < a["b"] - 0.5
+    return (a["l"] < b["r"] - 0.5 and b["l"] < a["r"] - 0.5
+            and a["t"] < b["b"] - 0.5 and b["t"] < a["b"] - 0.5)
 
 
 # ------------------------------------------------------------------ single points
@@ -141,7 +142,8 @@ def test_crossing_numbers_are_the_same_on_every_map(browser, live_server):
     context, page = _page(browser, 1280)
     _open(page, f"{live_server}/maps/custom?crossings=selishcha-novozybkov,brest-terespol")
     numbers = dict(page.eval_on_selector_all(
-        ".fa-crossing", "els => els.map(e => [e.dataset.id, e.querySelector('.fa-num').textContent])"))
+        ".fa-crossing",
+        "els => els.map(e => [e.dataset.id, e.querySelector('.fa-num').textContent])"))
     assert numbers == {"selishcha-novozybkov": "6", "brest-terespol": "7"}
     context.close()
 
@@ -179,7 +181,8 @@ def test_the_view_never_leaves_the_land_we_have(browser, live_server, path, widt
     context, page = _page(browser, width)
     _open(page, live_server + path)
     for _ in range(6):
-        page.evaluate("FrontierAtlas.map.setZoom(FrontierAtlas.map.getZoom() - 1, {animate: false})")
+        page.evaluate(
+            "FrontierAtlas.map.setZoom(FrontierAtlas.map.getZoom() - 1, {animate: false})")
         page.evaluate("FrontierAtlas.map.panBy([4000, -4000], {animate: false})")
     inside = page.evaluate(
         "() => { const m = FrontierAtlas.map; const lim = L.latLngBounds(m.options.maxBounds);"
@@ -216,7 +219,8 @@ def test_controls_come_first_and_escape_closes_popups(browser, live_server):
     names = []
     for _ in range(6):
         page.keyboard.press("Tab")
-        names.append(page.evaluate("document.activeElement.title || document.activeElement.className"))
+        names.append(page.evaluate(
+            "document.activeElement.title || document.activeElement.className"))
     assert "Zoom in" in names[:4] and "Reset view" in names[:6], names
     page.locator(".fa-place[data-id='minsk']").click()
     page.locator(".leaflet-popup").wait_for()

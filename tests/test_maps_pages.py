@@ -162,7 +162,8 @@ def test_embed_snippet(client):
     assert snippet.startswith("<iframe ")
     assert 'title="Дивин и ближайшая граница"' in snippet
     assert "allowfullscreen" in snippet and 'loading="lazy"' in snippet
-    assert "http://testserver/maps/places/divin?dark=false&amp;lang=ru&amp;childId=frontier-atlas-" in snippet
+    assert ("http://testserver/maps/places/divin?dark=false&amp;lang=ru&amp;"
+            "childId=frontier-atlas-") in snippet
     assert "embed-size" in snippet and "xPYMx" in snippet
 
 

@@ -212,8 +212,9 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         dx, dy = ax.transData.transform((x, y))
         r = num_size * 0.75
         best = (dx, dy)
-        for k, (ox, oy) in enumerate([(0, 0), (0, 1), (1, 0), (0, -1), (-1, 0),
-                                      (0.7, 0.7), (0.7, -0.7), (-0.7, -0.7), (-0.7, 0.7)]):  # fmt: skip
+        offsets = [(0, 0), (0, 1), (1, 0), (0, -1), (-1, 0),
+                   (0.7, 0.7), (0.7, -0.7), (-0.7, -0.7), (-0.7, 0.7)]
+        for k, (ox, oy) in enumerate(offsets):
             tx, ty = dx + ox * r * 2.4, dy + oy * r * 2.4
             if all(math.hypot(tx - bx, ty - by) >= 2 * r for bx, by in badges) or k == 8:
                 best = (tx, ty)
@@ -290,7 +291,8 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         handles = []
         for cls, text in legend_items:
             handles.append(_legend_handle(cls, text, colors, lw))
-        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, footer - legend_rows * line_px / height * 1.1),
+        anchor = (0.01, footer - legend_rows * line_px / height * 1.1)
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=anchor,
                    ncols=legend_cols, frameon=False, fontsize=fs * 0.78, handlelength=1.6,
                    columnspacing=1.2, labelcolor=colors["text"], borderaxespad=0)  # fmt: skip
     if foot_lines:
@@ -309,7 +311,8 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     out = io.BytesIO()
     if fmt == "svg":
         fig.savefig(out, format="svg", facecolor=colors["bg"],
-                    metadata={"Creator": "Frontier Atlas (matplotlib)", "Title": title})  # fmt: skip
+                    metadata={"Creator": "Frontier Atlas (matplotlib)",
+                              "Title": title})  # fmt: skip
     else:
         fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
                     metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip

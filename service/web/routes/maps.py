@@ -276,21 +276,24 @@ async def custom_svg(service: MapServiceDep, spec: CustomSpecDep,
     return await _svg(service, spec, flags, size)
 
 
-@router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG", **IMAGE, name="map_frontier_png")
+@router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG",
+            **IMAGE, name="map_frontier_png")
 async def frontier_png(store: StoreDep, service: MapServiceDep, flags: FlagsDep,
                  size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered static map (no tiles, no browser), cached."""
     return await _png(service, await maps.frontier_spec(store), flags, size)
 
 
-@router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map", **SNIPPET, name="map_frontier_embed")
+@router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map",
+            **SNIPPET, name="map_frontier_embed")
 async def frontier_embed(request: Request, store: StoreDep, service: MapServiceDep,
                    flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for /maps/frontier with the same flags."""
     return await _embed(request, service, await maps.frontier_spec(store), flags)
 
 
-@router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier", **PAGE, name="map_frontier")
+@router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier",
+            **PAGE, name="map_frontier")
 async def frontier(request: Request, store: StoreDep, service: MapServiceDep,
              flags: FlagsDep) -> Response:  # fmt: skip
     """The border, both countries and neighbours, the six checkpoints, Divin and the
@@ -298,14 +301,16 @@ async def frontier(request: Request, store: StoreDep, service: MapServiceDep,
     return await _page(request, service, await maps.frontier_spec(store), flags)
 
 
-@router.get("/maps/borders/{borderId}.png", summary="A border as a PNG", **IMAGE, name="map_border_png")
+@router.get("/maps/borders/{borderId}.png", summary="A border as a PNG",
+            **IMAGE, name="map_border_png")
 async def border_png(borderId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
                flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered static map of one border."""
     return await _png(service, await maps.border_spec(store, borderId), flags, size)
 
 
-@router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map", **SNIPPET, name="map_border_embed")
+@router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map",
+            **SNIPPET, name="map_border_embed")
 async def border_embed(request: Request, borderId: str,  # noqa: N803
                  store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a border map."""
@@ -319,14 +324,16 @@ async def border(request: Request, borderId: str,  # noqa: N803
     return await _page(request, service, await maps.border_spec(store, borderId), flags)
 
 
-@router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG", **IMAGE, name="map_place_png")
+@router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG",
+            **IMAGE, name="map_place_png")
 async def place_png(placeId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
     """Server-rendered locator map of a place."""
     return await _png(service, await maps.place_spec(store, placeId), flags, size)
 
 
-@router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map", **SNIPPET, name="map_place_embed")
+@router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map",
+            **SNIPPET, name="map_place_embed")
 async def place_embed(request: Request, placeId: str,  # noqa: N803
                 store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a locator map."""
@@ -347,14 +354,16 @@ async def custom_png(service: MapServiceDep, spec: CustomSpecDep,
     return await _png(service, spec, flags, size)
 
 
-@router.get("/maps/custom/embed", summary="Embed snippet of a custom map", **SNIPPET, name="map_custom_embed")
+@router.get("/maps/custom/embed", summary="Embed snippet of a custom map",
+            **SNIPPET, name="map_custom_embed")
 async def custom_embed(request: Request, service: MapServiceDep,
                  spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
     """The iframe snippet for a custom map."""
     return await _embed(request, service, spec, flags)
 
 
-@router.get("/maps/custom", summary="A map of any borders, places and crossings", **PAGE, name="map_custom")
+@router.get("/maps/custom", summary="A map of any borders, places and crossings",
+            **PAGE, name="map_custom")
 async def custom(request: Request, service: MapServiceDep,
            spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
     """Compose borders, places, crossings and highlighted countries by id."""
