@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         description="Text before the attribution on map pages (Leaflet's default carries a flag; "
         "empty for none).",
     )
+    map_render_concurrency: int = Field(
+        2, ge=1, le=64, description="Map pages and images drawn at once per worker (cached "
+        "answers never wait).",
+    )
+    map_render_queue: int = Field(
+        16, ge=0, description="Renders that may wait for a turn; past that a request gets 503 "
+        "with Retry-After.",
+    )
     map_cache_entries: int = Field(
         256, ge=1, description="Rendered map pages and PNGs kept in memory."
     )

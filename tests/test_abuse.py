@@ -290,3 +290,47 @@ def test_corrupt_data_stops_start_up_with_one_clear_line(tmp_path, damage, words
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_renders_are_bounded_and_the_rest_get_503_with_retry_after(settings):
+    """Many different cold maps at once: at most `concurrency` drawn, `queue` waiting, the
+    rest refused at once with 503 + Retry-After; health still answers meanwhile."""
+    import asyncio
+
+    from service.app import create_app
+
+    bounded = settings.model_copy(update={"map_render_concurrency": 1, "map_render_queue": 1})
+    app = create_app(bounded)
+
+    async def burst() -> tuple[list[int], list[str], int]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                widths = range(900, 900 + 8 * 13, 13)  # eight different, uncached images
+                pngs = [client.get(f"/maps/frontier.png?width={w}&height=700") for w in widths]
+                health = client.get("/livez")
+                answers = await asyncio.gather(*pngs, health)
+                return ([r.status_code for r in answers[:-1]],
+                        [r.headers.get("retry-after", "") for r in answers[:-1]],
+                        answers[-1].status_code)
+
+    statuses, retry, live = asyncio.run(burst())
+    assert live == 200
+    assert statuses.count(200) >= 1 and statuses.count(503) >= 1, statuses
+    assert set(statuses) <= {200, 503}
+    assert all(r.isdigit() for s, r in zip(statuses, retry, strict=True) if s == 503)
+
+
+def test_image_area_is_bounded(client):
+    response = client.get("/maps/frontier.png?width=2400&height=2400")
+    assert response.status_code == 400 and "pixels" in response.json()["detail"]
+
+
+def test_a_new_host_does_not_render_the_page_again(client):
+    service = client.app.state.map_service
+    client.get("/maps/borders/BY-LT", headers={"host": "a.example"})
+    renders = service.cache.misses
+    page = client.get("/maps/borders/BY-LT", headers={"host": "b.example"})
+    assert service.cache.misses == renders  # same render, other origin spliced in
+    assert "http://b.example/static/" in page.text and "a.example" not in page.text
+    assert "base.frontier-atlas.invalid" not in page.text

@@ -282,7 +282,9 @@ def test_oversized_requests_are_refused_early(client, headers, path, status):
 def test_health_reports_the_response_cache(client):
     client.get("/borders/BY-LT")
     client.get("/borders/BY-LT")
-    cache = client.get("/healthz").json()["response_cache"]
+    health = client.get("/healthz").json()
+    assert set(health["renders"]) == {"running", "waiting", "concurrency", "queue", "refused"}
+    cache = health["response_cache"]
     assert cache["hits"] >= 1 and cache["entries"] >= 1
     assert 0 < cache["bytes"] <= cache["budget_bytes"]
 

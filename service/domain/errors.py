@@ -39,3 +39,11 @@ class PlaceNotFoundError(NotFoundError):
 
 class StoreError(AtlasError):
     """The data store cannot answer (missing or corrupt file, unreachable database)."""
+
+
+class BusyError(AtlasError):
+    """The service is at its bound for expensive work; try again shortly."""
+
+    def __init__(self, detail: str | None = None, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -1125,6 +1125,15 @@ class RenderCache:
         self._lock = Lock()
         self.hits = self.misses = 0
 
+    def peek(self, key: Any) -> Any | None:
+        """The cached value for *key*, or None (never makes it)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        return None
+
     def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
         """The cached value for *key*, made once."""
         with self._lock:

@@ -25,6 +25,8 @@ MAX_CAPTION = 600
 #: Bounds of the PNG size in pixels (both width and height).
 #: (320 px: below it labels and caption are unreadable.)
 MIN_PX, MAX_PX = 320, 2400
+#: Largest image area: memory and CPU grow with it (a 2400 × 2400 PNG took seconds).
+MAX_PIXELS = 2400 * 1600
 DEFAULT_PNG_SIZE = (1200, 630)  # the usual og:image size
 
 
@@ -124,4 +126,8 @@ def parse_size(width: str | int | None, height: str | int | None) -> tuple[int, 
         if not MIN_PX <= number <= MAX_PX:
             raise InvalidParameterError(f"{name} must be between {MIN_PX} and {MAX_PX} pixels.")
         size.append(number)
+    if size[0] * size[1] > MAX_PIXELS:
+        raise InvalidParameterError(
+            f"width × height must be at most {MAX_PIXELS:,} pixels (e.g. 2400 × 1600)."
+        )
     return size[0], size[1]

@@ -163,4 +163,6 @@ class Health(BaseModel):
     subsystems: dict[str, Any] = Field(description="store checks and map renderers, each "
                                        "with its status (ok, warming or failing)")
     response_cache: dict[str, int] = Field(description="entries, bytes, budget, hits, misses")
+    renders: dict[str, int] = Field(description="map renders running and waiting, the bounds, "
+                                    "and how many were refused (503)")
     maps: str = Field(description="ready, or warming (the first map pages may wait for it)")

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from service.domain.errors import (
     AtlasError,
     BorderNotFoundError,
+    BusyError,
     CollectionNotFoundError,
     FeatureNotFoundError,
     InvalidParameterError,
@@ -69,6 +70,7 @@ PROBLEMS: dict[type[AtlasError], Problem] = {
     MethodNotAllowedError: Problem(405, "InvalidRequest", "Method not allowed",
                                    "method-not-allowed"),
     StoreError: Problem(503, "NoApplicableCode", "Data store unavailable", "store-unavailable"),
+    BusyError: Problem(503, "NoApplicableCode", "Busy: try again shortly", "busy"),
     InternalError: Problem(500, "NoApplicableCode", "Internal server error", "internal-error"),
 }  # fmt: skip
 
@@ -148,12 +150,15 @@ class UnexpectedErrorMiddleware:
 async def _atlas_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AtlasError)
     problem = problem_for(exc)
-    if problem.status >= 500 and not isinstance(exc, StoreError):
+    if problem.status >= 500 and not isinstance(exc, StoreError | BusyError):
         logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         exc = InternalError(GENERIC_500_DETAIL)
     elif isinstance(exc, StoreError):
         logger.error("%s %s: store unavailable: %s", request.method, request.url.path, exc)
-    return _render(request, exc)
+    response = _render(request, exc)
+    if isinstance(exc, BusyError):
+        response.headers["retry-after"] = str(exc.retry_after_s)
+    return response
 
 
 def _describe_validation_error(exc: RequestValidationError) -> str:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -33,6 +32,7 @@ from service.maps.flags import (
     parse_flags,
     parse_size,
 )
+from service.maps.limits import RenderLimiter
 from service.settings import Settings
 from service.store.base import FeatureStore
 from service.web.params import SettingsDep, StoreDep
@@ -45,6 +45,17 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 # ---------------------------------------------------------------- service object
+#: The origin map pages are rendered with; each answer puts the real one in its place.
+BASE_PLACEHOLDER = "http://base.frontier-atlas.invalid/"
+_PLACEHOLDER_FORMS = (BASE_PLACEHOLDER.encode(), quote(BASE_PLACEHOLDER, safe="").encode())
+
+
+def with_base(body: bytes, base: str) -> bytes:
+    """*body* with the placeholder origin replaced by *base* (plain and URL-encoded)."""
+    plain, encoded = _PLACEHOLDER_FORMS
+    return body.replace(plain, base.encode()).replace(encoded, quote(base, safe="").encode())
+
+
 class MapService:
     """Map options from the settings, plus the caches of rendered pages and images."""
 
@@ -62,7 +73,15 @@ class MapService:
         self.options = maps.MapOptions(
             tiles=tiles, attribution_prefix=settings.map_attribution_prefix)
         self.cache = maps.RenderCache(settings.map_cache_entries)
+        self.limiter = RenderLimiter(settings.map_render_concurrency, settings.map_render_queue)
         self.timings: dict[str, float] = {}
+
+    async def _cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A cached render, or a new one made within the render bounds."""
+        hit = self.cache.peek(key)
+        if hit is not None:
+            return hit
+        return await self.limiter.run(self.cache.get_or_make, key, make)
 
     async def content(self, spec: maps.MapSpec, lang: str) -> maps.MapContent:
         """What *spec* shows in *lang*: resolved once, then kept with the pages."""
@@ -75,21 +94,24 @@ class MapService:
             content.events, content.data_as_of = events, as_of
             return content
 
-        return await run_in_threadpool(self.cache.get_or_make, ("content", spec, lang), make)
+        return await self._cached(("content", spec, lang), make)
 
     async def page(self, spec: maps.MapSpec, flags: MapFlags, base: str) -> bytes:
-        """The HTML page, rendered once per (spec, flags, base URL)."""
+        """The HTML page, rendered once per (spec, flags) whatever the base URL: it is
+        rendered with a placeholder origin that each answer replaces with *base*, so a
+        new Host header costs a byte replacement, not a render."""
         content = await self.content(spec, flags.lang)
 
         def make() -> bytes:
             started = time.perf_counter()
-            urls = self.urls(spec, flags, base)
+            urls = self.urls(spec, flags, BASE_PLACEHOLDER)
             body = maps.render_page(self.store.frontier, content, flags, self.options,
                                     urls).encode()  # fmt: skip
             self.timings[f"html:{spec.path}"] = time.perf_counter() - started
             return body
 
-        return await run_in_threadpool(self.cache.get_or_make, ("html", spec, flags, base), make)
+        body = await self._cached(("html", spec, flags), make)
+        return with_base(body, base)
 
     async def png(self, spec: maps.MapSpec, flags: MapFlags, size: tuple[int, int]) -> bytes:
         """The PNG, rendered once per (spec, flags, size); tiles never apply."""
@@ -115,7 +137,7 @@ class MapService:
             self.timings[f"{fmt}:{spec.path}"] = time.perf_counter() - started
             return body
 
-        return await run_in_threadpool(self.cache.get_or_make, (fmt, spec, flags, size), make)
+        return await self._cached((fmt, spec, flags, size), make)
 
     def query(self, spec: maps.MapSpec, flags: MapFlags) -> str:
         """Canonical query string: content ids, then non-default flags."""

@@ -45,6 +45,7 @@ async def healthz(request: Request, store: StoreDep) -> Response:
         "maps": subsystems["maps"]["status"].replace("ok", "ready"),
         "subsystems": subsystems,
         "response_cache": request.app.state.response_memo.stats(),
+        "renders": request.app.state.map_service.limiter.stats(),
     }
     return JSONResponse(doc, status_code=503 if failing else 200,
                         headers={"cache-control": "no-store"})
