@@ -259,7 +259,9 @@
       var pin = marker.querySelector('.fa-pin'), leader = marker.querySelector('.fa-leader');
       pin.style.transform = '';
       marker.classList.remove('fa-moved');
-      var home = marker.getBoundingClientRect();
+      // The badge itself, not its label: labels are placed afterwards, by importance,
+      // so a crossing's long name does not push a regional centre's label off the map.
+      var home = (marker.querySelector('.fa-num') || marker).getBoundingClientRect();
       var placedRect = null, dx = 0, dy = 0;
       var tries = [[0, 0]];
       [1, 1.6].forEach(function (k) { dirs.forEach(function (v) { tries.push([v[0] * R * k, v[1] * R * k]); }); });
