@@ -339,3 +339,62 @@ def test_studio_page_is_self_hosted_and_escapes_its_config(client):
     problem(client.get("/studio?map=../../etc"), 400, "map")
     ru = client.get("/studio", headers={"accept-language": "ru-RU,ru;q=0.9"})
     assert 'lang="ru"' in ru.text
+
+
+MARKUP = "<b>x</b> & \"q\" $a$ <script>alert(2)</script>"
+ANNOTATED = {
+    "title": "Annotated", "lang": "en", "items": {"borders": ["BY-UA"], "countries": ["UA"]},
+    "annotations": [
+        {"type": "label", "lon": 24.6, "lat": 51.96, "text": "Label " + MARKUP},
+        {"type": "marker", "lon": 25.0, "lat": 51.7, "text": "Pin " + MARKUP,
+         "note": "Note " + MARKUP},
+        {"type": "line", "start": {"lon": 24.0, "lat": 51.5}, "end": {"lon": 25.5, "lat": 52.0},
+         "arrow": True, "text": "Arrow " + MARKUP},
+    ],
+}
+
+
+def _published(client, doc: dict) -> str:
+    made = client.post("/api/maps", json=doc)
+    assert made.status_code == 201, made.text
+    made = made.json()
+    v = client.post(f"/api/maps/{made['id']}/publish", headers=auth(made["edit_token"]))
+    assert v.status_code == 201, v.text
+    return made["id"]
+
+
+def test_annotations_are_drawn_on_the_page_png_and_svg_escaped(client):
+    mid = _published(client, ANNOTATED)
+    plain = _published(client, {**ANNOTATED, "annotations": []})
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    data = re.search(r"FrontierAtlas\.draw\([^,]+, (\{.*\})\);", page).group(1)
+    import json
+    drawn = json.loads(data)["annotations"]
+    assert [a["kind"] for a in drawn] == ["label", "marker", "line"]
+    assert drawn[1]["note"] == "Note " + MARKUP and drawn[2]["arrow"] is True
+    assert drawn[2]["ll"] == [[51.5, 24.0], [52.0, 25.5]]
+    # user text is never markup: JSON with <, >, & escaped; HTML lists autoescaped
+    assert "<b>x</b>" not in page and "<script>alert(2)" not in page
+    assert "Pin &lt;b&gt;x&lt;/b&gt; &amp; &#34;q&#34; $a$" in page  # the screen-reader list
+    assert "Note &lt;b&gt;" in page
+    # the highlighted country is drawn as a focus country
+    countries = {f["properties"]["id"]: f["properties"]["focus"]
+                 for f in json.loads(data)["countries"]}
+    assert countries["UA"] is True and countries["PL"] is False
+    # the PNG draws them (it differs from the same map without them)
+    size = "?width=600&height=400"
+    png = client.get(f"/maps/saved/{mid}/v/1.png{size}")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    assert png.content != client.get(f"/maps/saved/{plain}/v/1.png{size}").content
+    svg = client.get(f"/maps/saved/{mid}/v/1.svg{size}")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert "Label &lt;b&gt;x&lt;/b&gt; &amp;" in svg.text and "$a$" in svg.text
+    assert "Pin &lt;b&gt;" in svg.text and "Arrow &lt;b&gt;" in svg.text
+    assert "<b>" not in svg.text and "<script>alert" not in svg.text
+    latest = client.get(f"/maps/saved/{mid}.svg{size}")
+    assert latest.status_code == 200 and latest.headers["cache-control"] == "no-store"
+
+
+def test_the_studio_no_longer_says_annotations_are_not_drawn(client):
+    page = client.get("/studio?lang=en").text
+    assert "does not draw them" not in page and "annotations_note" not in page

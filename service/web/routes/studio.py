@@ -55,7 +55,9 @@ from service.studio.spec import (
     MAX_ITEMS,
     SIZES,
     STRINGS_FILE,
+    LineAnnotation,
     MapDocument,
+    MarkerAnnotation,
     canonical_document,
     composed_caption,
 )
@@ -66,6 +68,9 @@ from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_resp
 
 NO_STORE = {"cache-control": "no-store"}  # also keeps the response memo away
 PNG = "image/png"
+SVG = "image/svg+xml"
+SVG_HEADERS = {"x-content-type-options": "nosniff",
+               "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"}
 MAP_ID = re.compile(r"^[a-z2-9]{12}$")
 
 #: How the studio's errors are reported (added to the one table in service.web.problems).
@@ -366,7 +371,22 @@ def version_spec(version: VersionRecord) -> SavedMapSpec:
     items = version.document.items
     return SavedMapSpec("custom", tuple(items.borders), tuple(items.places),
                         tuple(items.crossings), tuple(items.countries), None,
+                        annotations=saved_annotations(version.document),
                         saved_path=f"maps/saved/{version.map_id}/v/{version.n}")  # fmt: skip
+
+
+def saved_annotations(doc: MapDocument) -> tuple[maps.Annotation, ...]:
+    """The document's annotations as the renderer draws them (hashable, lon/lat points)."""
+    out = []
+    for a in doc.annotations:
+        if isinstance(a, LineAnnotation):
+            out.append(maps.Annotation("line", ((a.start.lon, a.start.lat),
+                                                (a.end.lon, a.end.lat)), a.text, "", a.arrow))
+        elif isinstance(a, MarkerAnnotation):
+            out.append(maps.Annotation("marker", ((a.lon, a.lat),), a.text, a.note))
+        else:
+            out.append(maps.Annotation("label", ((a.lon, a.lat),), a.text))
+    return tuple(out)
 
 
 def saved_flag_values(version: VersionRecord) -> dict[str, str | None]:
@@ -582,6 +602,7 @@ async def list_versions(request: Request, mapId: str, repo: RepositoryDep) -> Re
 # ---------------------------------------------------------------- pages of versions
 PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}, **ERRORS}}
 IMAGE = {"response_class": Response, "responses": {200: {"content": {PNG: {}}}, **ERRORS}}
+VECTOR = {"response_class": Response, "responses": {200: {"content": {SVG: {}}}, **ERRORS}}
 SNIPPET = {"response_class": HTMLResponse, "responses": ERRORS}
 
 
@@ -595,12 +616,15 @@ async def _page(request: Request, version: VersionRecord, overrides: dict[str, s
 
 async def _png(request: Request, version: VersionRecord, overrides: dict[str, str | None],
                width: int | None, height: int | None,
-               headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+               headers: dict[str, str] | None = None, fmt: str = "png") -> Response:  # fmt: skip
     service = request.app.state.map_service
     flags = version_flags(version, overrides, service.default_tiles)
     preset = SIZES[version.document.size]
     size = parse_size(width if width is not None else preset[0],
                       height if height is not None else preset[1])  # fmt: skip
+    if fmt == "svg":
+        body = await service.svg(version_spec(version), flags, size)
+        return Response(body, media_type=SVG, headers={**SVG_HEADERS, **(headers or {})})
     body = await service.png(version_spec(version), flags, size)
     return Response(body, media_type=PNG, headers=headers)
 
@@ -655,6 +679,16 @@ async def latest_png(request: Request, mapId: str, repo: RepositoryDep,  # noqa:
     return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE)
 
 
+@router.get("/maps/saved/{mapId}.svg", tags=TAG_PAGES, summary="Latest version as SVG",
+            **VECTOR)  # fmt: skip
+async def latest_svg(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                     overrides: OverridesDep, width: Width = None,
+                     height: Height = None) -> Response:  # fmt: skip
+    """The latest published version as SVG (the PNG's map, text kept as text)."""
+    return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE,
+                      fmt="svg")
+
+
 @router.get("/maps/saved/{mapId}/embed", tags=TAG_PAGES, summary="Embed snippet (pinned)",
             **SNIPPET)  # fmt: skip
 async def latest_embed(request: Request, mapId: str, repo: RepositoryDep) -> Response:  # noqa: N803
@@ -676,6 +710,16 @@ async def version_png(request: Request, mapId: str, n: str, repo: RepositoryDep,
                       height: Height = None) -> Response:  # fmt: skip
     """One version, server-rendered, at its size preset (or width/height)."""
     return await _png(request, await _version(repo, mapId, n), overrides, width, height)
+
+
+@router.get("/maps/saved/{mapId}/v/{n}.svg", tags=TAG_PAGES, summary="A version as SVG",
+            **VECTOR)  # fmt: skip
+async def version_svg(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
+                      overrides: OverridesDep, width: Width = None,
+                      height: Height = None) -> Response:  # fmt: skip
+    """One version as SVG, at its size preset (or width/height)."""
+    return await _png(request, await _version(repo, mapId, n), overrides, width, height,
+                      fmt="svg")
 
 
 @router.get("/maps/saved/{mapId}/v/{n}/embed", tags=TAG_PAGES,
