@@ -398,3 +398,28 @@ def test_annotations_are_drawn_on_the_page_png_and_svg_escaped(client):
 def test_the_studio_no_longer_says_annotations_are_not_drawn(client):
     page = client.get("/studio?lang=en").text
     assert "does not draw them" not in page and "annotations_note" not in page
+
+
+def test_dek_source_byline_in_their_own_slots_alt_used_notes_private(client):
+    doc = {**DOC, "dek": "Dek <i>one</i>", "caption": "Cap two", "source": "Src & three",
+           "byline": "By <four>", "alt": "Alt text five", "notes": "SECRET-NOTE six"}
+    mid = _published(client, doc)
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    assert '<p class="fa-dek">Dek &lt;i&gt;one&lt;/i&gt;</p>' in page
+    caption = re.search(r'<p class="fa-caption">(.*?)</p>', page).group(1)
+    assert caption.startswith("Cap two") and "Data as of" in caption
+    assert "Dek" not in caption and "Src" not in caption and "four" not in caption
+    assert ('<p class="fa-byline"><span class="fa-source">Source: Src &amp; three</span> · '
+            '<span class="fa-by">By: By &lt;four&gt;</span></p>') in page
+    assert '<p id="fa-alt" class="fa-sr">Alt text five</p>' in page
+    assert 'aria-label="Alt text five"' in page  # the map region
+    assert '<meta property="og:image:alt" content="Alt text five">' in page
+    svg = client.get(f"/maps/saved/{mid}/v/1.svg?width=800&height=500").text
+    assert "Dek &lt;i&gt;one&lt;/i&gt;" in svg
+    assert "Source: Src &amp; three · By: By &lt;four&gt;" in svg
+    ru = client.get(f"/maps/saved/{_published(client, {**doc, 'lang': 'ru'})}/v/1").text
+    assert "Источник: Src &amp; three" in ru and "Автор: By &lt;four&gt;" in ru
+    for url in (f"/maps/saved/{mid}/v/1", f"/maps/saved/{mid}", f"/maps/saved/{mid}/v/1/embed",
+                f"/maps/saved/{mid}/v/1.svg", f"/api/maps/{mid}/versions",
+                f"/maps/saved/oembed?url=http://testserver/maps/saved/{mid}/v/1"):
+        assert "SECRET-NOTE" not in client.get(url).text, url

@@ -181,7 +181,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "inset_hide": "Hide the overview map", "inset_show": "Show the overview map",
         "two_fingers": "Use two fingers to move the map", "key": "Checkpoints on this map",
         "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
-        "scale_km": "km", "scale_m": "m",
+        "scale_km": "km", "scale_m": "m", "by": "By",
     },
     "ru": {
         "status_open": "открыт", "status_restricted": "ограничен", "status_closed": "закрыт",
@@ -205,7 +205,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "inset_hide": "Скрыть обзорную карту", "inset_show": "Показать обзорную карту",
         "two_fingers": "Перемещайте карту двумя пальцами", "key": "Пункты пропуска на карте",
         "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
-        "scale_km": "км", "scale_m": "м",
+        "scale_km": "км", "scale_m": "м", "by": "Автор",
     },
     "be": {
         "status_open": "адкрыты", "status_restricted": "абмежаваны", "status_closed": "зачынены",
@@ -229,7 +229,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "inset_hide": "Схаваць аглядную карту", "inset_show": "Паказаць аглядную карту",
         "two_fingers": "Перамяшчайце карту двума пальцамі", "key": "Пункты пропуску на карце",
         "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
-        "scale_km": "км", "scale_m": "м",
+        "scale_km": "км", "scale_m": "м", "by": "Аўтар",
     },
 }  # fmt: skip
 for _lang, _strings in UI_MORE.items():
@@ -1126,6 +1126,7 @@ def render_page(
                       for c in content.crossings]  # fmt: skip
     notes = [(a.text, a.note) for a in content.annotations if a.kind != "line" or a.text]
     ui = UI[content.lang]
+    texts = content.spec.texts or PageTexts()
     focus = content.spec.focus
     timeline_title = ""
     if content.events and focus in frontier.borders:
@@ -1135,7 +1136,9 @@ def render_page(
         theme=theme,
         static=flags.static,
         title=title,
-        dek=content.dek if not flags.caption else "",
+        dek=texts.dek or (content.dek if not flags.caption else ""),
+        source=texts.source,
+        byline=texts.byline,
         caption=caption,
         alt=content.alt,
         legend=content.legend,

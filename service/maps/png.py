@@ -103,8 +103,18 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     foot_lines = textwrap.wrap(key, chars) if key else []
     if caption and height >= 300:
         foot_lines += textwrap.wrap(caption, chars)
+    texts = content.spec.texts
+    credit_line = ""
+    if texts is not None:  # a saved map's source line and byline, after its caption
+        credit_line = " · ".join(f"{word}: {text}" for word, text in
+                                 ((ui["source"], texts.source), (ui["by"], texts.byline)) if text)
+        foot_lines += textwrap.wrap(credit_line, chars)
+    dek = texts.dek if texts is not None else ""
+    dek_lines = textwrap.wrap(dek, max(20, int(width / (fs * 0.95 * 0.6)))) if dek else []
     line_px = fs * 0.8 * 1.45 * dpi / 72
     head_px = len(title_lines) * fs * 1.55 * 1.3 * dpi / 72 + 14
+    title_px = head_px - 10
+    head_px += len(dek_lines) * fs * 0.95 * 1.3 * dpi / 72
     legend_cols = max(1, min(len(legend_items), int(width / (fs * 17))))
     legend_rows = math.ceil(len(legend_items) / legend_cols) if legend_items else 0
     foot_px = (len(foot_lines) + legend_rows) * line_px + fs * 0.7 * 1.6 * dpi / 72 + 12
@@ -289,6 +299,10 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     fig.text(0.02, 1 - 7 / height, "\n".join(title_lines), ha="left", va="top",
              fontsize=fs * 1.55, fontweight="bold", color=colors["text"],
              linespacing=1.15, parse_math=False)  # fmt: skip
+    if dek_lines:
+        fig.text(0.02, 1 - title_px / height, "\n".join(dek_lines), ha="left", va="top",
+                 fontsize=fs * 0.95, color=colors["muted"], linespacing=1.15,
+                 parse_math=False)  # fmt: skip
     if legend_items:
         handles = []
         for cls, text in legend_items:

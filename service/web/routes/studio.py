@@ -372,6 +372,8 @@ def version_spec(version: VersionRecord) -> SavedMapSpec:
     return SavedMapSpec("custom", tuple(items.borders), tuple(items.places),
                         tuple(items.crossings), tuple(items.countries), None,
                         annotations=saved_annotations(version.document),
+                        texts=maps.PageTexts(version.document.dek, version.document.source,
+                                             version.document.byline, version.document.alt),
                         saved_path=f"maps/saved/{version.map_id}/v/{version.n}")  # fmt: skip
 
 
