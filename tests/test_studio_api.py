@@ -423,3 +423,28 @@ def test_dek_source_byline_in_their_own_slots_alt_used_notes_private(client):
                 f"/maps/saved/{mid}/v/1.svg", f"/api/maps/{mid}/versions",
                 f"/maps/saved/oembed?url=http://testserver/maps/saved/{mid}/v/1"):
         assert "SECRET-NOTE" not in client.get(url).text, url
+
+
+def test_oembed_discovery_of_saved_maps(client, created):
+    from urllib.parse import quote
+
+    mid, headers = created["id"], auth(created["edit_token"])
+    client.post(f"/api/maps/{mid}/publish", headers=headers)
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    href = re.search(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"',
+                     page).group(1).replace("&amp;", "&")
+    assert href.startswith("http://testserver/oembed?url=")
+    doc = client.get(href)  # the page's own discovery link answers
+    assert doc.status_code == 200, doc.text
+    doc = doc.json()
+    pinned = f"http://testserver/maps/saved/{mid}/v/1"
+    assert doc["type"] == "rich" and doc["title"] == DOC["title"]
+    assert pinned in doc["html"] and doc["thumbnail_url"].startswith(f"{pinned}.png")
+    # the latest's URL pins the version it shows; a reader's flags are kept
+    latest = client.get(f"/oembed?url={quote(pinned.rsplit('/v/', 1)[0], safe='')}").json()
+    assert latest["html"] == doc["html"]
+    ru = client.get(f"/oembed?url={quote(pinned + '?lang=ru', safe='')}").json()
+    assert f"{pinned}?lang=ru" in ru["html"] and ru["title"] == DOC["title"]
+    problem(client.get(f"/oembed?url={quote(pinned[:-1] + '9', safe='')}"), 404)
+    problem(client.get("/oembed?url=http://testserver/maps/saved/aaaaaaaaaaaa"), 404)
+    problem(client.get(f"/oembed?url={quote(pinned + '/x', safe='')}"), 404)

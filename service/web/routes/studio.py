@@ -34,7 +34,7 @@ from starlette.responses import Response
 from service.domain.errors import AtlasError, InvalidParameterError
 from service.maps import content as maps
 from service.maps import embed
-from service.maps.flags import MIN_PX, MapFlags, parse_flags, parse_size
+from service.maps.flags import FLAG_NAMES, MIN_PX, MapFlags, parse_flags, parse_size
 from service.settings import Settings
 from service.store.base import FeatureStore
 from service.studio import tokens
@@ -65,6 +65,7 @@ from service.studio.store import MapRecord, MapRepository, VersionRecord, open_r
 from service.web.params import SettingsDep, StoreDep
 from service.web.problems import PROBLEMS, Problem, problem_document
 from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
+from service.web.routes.maps import add_path_hook
 
 NO_STORE = {"cache-control": "no-store"}  # also keeps the response memo away
 PNG = "image/png"
@@ -807,9 +808,28 @@ async def _with_headers(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def saved_map_for_path(request: Request, parts: list[str], query: dict[str, str]
+                             ) -> tuple[maps.MapSpec, MapFlags] | None:  # fmt: skip
+    """The spec and flags of a ``/maps/saved/{mapId}[/v/{n}]`` page (the latest version
+    when none is named: the answer pins it), for ``/oembed``; None for other paths."""
+    if parts[:2] != ["maps", "saved"] or len(parts) not in (3, 5):
+        return None
+    repo = get_repository(request)
+    if len(parts) == 5:
+        if parts[3] != "v":
+            return None
+        version = await _version(repo, parts[2], parts[4])
+    else:
+        version = await _latest(repo, parts[2])
+    service = request.app.state.map_service
+    overrides = {name: query.get(name) for name in FLAG_NAMES}
+    return version_spec(version), version_flags(version, overrides, service.default_tiles)
+
+
 def install(app: FastAPI) -> None:
     """Add the studio routes and the error handlers that set headers."""
     app.include_router(router)
+    add_path_hook(app, saved_map_for_path)
     app.add_exception_handler(AuthenticationRequiredError, _with_headers)
     app.add_exception_handler(RateLimitedError, _with_headers)
     app.state.map_repository = None  # opened in the lifespan (``start``)
