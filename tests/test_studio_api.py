@@ -448,3 +448,9 @@ def test_oembed_discovery_of_saved_maps(client, created):
     problem(client.get(f"/oembed?url={quote(pinned[:-1] + '9', safe='')}"), 404)
     problem(client.get("/oembed?url=http://testserver/maps/saved/aaaaaaaaaaaa"), 404)
     problem(client.get(f"/oembed?url={quote(pinned + '/x', safe='')}"), 404)
+
+
+def test_saved_map_footer_links_to_the_studio(client, created):
+    client.post(f"/api/maps/{created['id']}/publish", headers=auth(created["edit_token"]))
+    page = client.get(f"/maps/saved/{created['id']}/v/1").text
+    assert 'class="fa-studio-link" href="http://testserver/studio"' in page

@@ -182,6 +182,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "two_fingers": "Use two fingers to move the map", "key": "Checkpoints on this map",
         "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
         "scale_km": "km", "scale_m": "m", "by": "By",
+        "studio": "Make your own map",
     },
     "ru": {
         "status_open": "открыт", "status_restricted": "ограничен", "status_closed": "закрыт",
@@ -206,6 +207,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "two_fingers": "Перемещайте карту двумя пальцами", "key": "Пункты пропуска на карте",
         "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
         "scale_km": "км", "scale_m": "м", "by": "Автор",
+        "studio": "Создать свою карту",
     },
     "be": {
         "status_open": "адкрыты", "status_restricted": "абмежаваны", "status_closed": "зачынены",
@@ -230,6 +232,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "two_fingers": "Перамяшчайце карту двума пальцамі", "key": "Пункты пропуску на карце",
         "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
         "scale_km": "км", "scale_m": "м", "by": "Аўтар",
+        "studio": "Стварыць сваю мапу",
     },
 }  # fmt: skip
 for _lang, _strings in UI_MORE.items():
