@@ -181,3 +181,30 @@ def test_screenshots_and_layout(browser, live_server, name, width, height, path)
     assert page_width <= width  # no horizontal scrolling on a phone
     assert errors == []
     context.close()
+
+
+def test_saved_map_annotations_are_drawn_as_text(watched, live_server):
+    markup = "<b>x</b> & <img src=x onerror=alert(3)>"
+    doc = {"title": "Notes", "items": {"borders": ["BY-UA"]}, "annotations": [
+        {"type": "label", "lon": 26.0, "lat": 52.0, "text": "L " + markup},
+        {"type": "marker", "lon": 27.0, "lat": 51.8, "text": "M " + markup,
+         "note": "N " + markup},
+        {"type": "line", "start": {"lon": 24.5, "lat": 51.5}, "end": {"lon": 25.5, "lat": 52.0},
+         "arrow": True, "text": "A " + markup}]}  # fmt: skip
+    made = httpx.post(f"{live_server}/api/maps", json=doc).json()
+    httpx.post(f"{live_server}/api/maps/{made['id']}/publish",
+               headers={"authorization": f"Bearer {made['edit_token']}"}).raise_for_status()
+    _open(watched, f"{live_server}/maps/saved/{made['id']}/v/1")
+    page = watched.page
+    assert page.locator(".fa-ann-label").inner_text() == "L " + markup
+    assert page.locator(".fa-ann-line-text").inner_text() == "A " + markup
+    assert page.locator("path.fa-ann-line").count() == 1
+    assert page.locator(".fa-ann-arrow .fa-ann-head").count() == 1
+    page.locator(".fa-ann").focus()  # the marker is keyboard-reachable: Enter opens its note
+    page.keyboard.press("Enter")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5_000)
+    assert popup.locator(".fa-popup-title").inner_text() == "M " + markup
+    assert popup.locator(".fa-popup-note").inner_text() == "N " + markup
+    assert page.locator(".fa-map b, .fa-map img[src='x']").count() == 0
+    assert watched.dialogs == [] and watched.errors == []

@@ -198,3 +198,22 @@ def test_cli_writes_a_self_contained_page_and_png(tmp_path):
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
     assert "L.map(" in page and '"id":"divin"' in page
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("path", ["/maps/frontier", "/maps/borders/BY-UA", "/maps/places/divin",
+                                  "/maps/custom?places=divin"])  # fmt: skip
+def test_every_map_page_footer_links_to_the_studio(client, path):
+    text = client.get(path).text
+    footer = re.search(r'<p class="fa-credit">.*?</p>', text, re.S).group(0)
+    assert ('<a class="fa-studio-link" href="http://testserver/studio" target="_blank" '
+            'rel="noopener">Make your own map</a>') in footer
+    ru = client.get(path + ("&" if "?" in path else "?") + "lang=ru").text
+    assert 'href="http://testserver/studio?lang=ru"' in ru and "Создать свою карту" in ru
+
+
+def test_landing_page_links_to_the_studio(client):
+    links = client.get("/").json()["links"]
+    studio = [lk for lk in links if lk["href"] == "http://testserver/studio"]
+    assert studio and studio[0]["rel"] == "related" and studio[0]["type"].startswith("text/html")
+    assert client.get(studio[0]["href"]).status_code == 200
+    assert 'href="http://testserver/studio"' in client.get("/?f=html").text

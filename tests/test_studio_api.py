@@ -339,3 +339,118 @@ def test_studio_page_is_self_hosted_and_escapes_its_config(client):
     problem(client.get("/studio?map=../../etc"), 400, "map")
     ru = client.get("/studio", headers={"accept-language": "ru-RU,ru;q=0.9"})
     assert 'lang="ru"' in ru.text
+
+
+MARKUP = "<b>x</b> & \"q\" $a$ <script>alert(2)</script>"
+ANNOTATED = {
+    "title": "Annotated", "lang": "en", "items": {"borders": ["BY-UA"], "countries": ["UA"]},
+    "annotations": [
+        {"type": "label", "lon": 24.6, "lat": 51.96, "text": "Label " + MARKUP},
+        {"type": "marker", "lon": 25.0, "lat": 51.7, "text": "Pin " + MARKUP,
+         "note": "Note " + MARKUP},
+        {"type": "line", "start": {"lon": 24.0, "lat": 51.5}, "end": {"lon": 25.5, "lat": 52.0},
+         "arrow": True, "text": "Arrow " + MARKUP},
+    ],
+}
+
+
+def _published(client, doc: dict) -> str:
+    made = client.post("/api/maps", json=doc)
+    assert made.status_code == 201, made.text
+    made = made.json()
+    v = client.post(f"/api/maps/{made['id']}/publish", headers=auth(made["edit_token"]))
+    assert v.status_code == 201, v.text
+    return made["id"]
+
+
+def test_annotations_are_drawn_on_the_page_png_and_svg_escaped(client):
+    mid = _published(client, ANNOTATED)
+    plain = _published(client, {**ANNOTATED, "annotations": []})
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    data = re.search(r"FrontierAtlas\.draw\([^,]+, (\{.*\})\);", page).group(1)
+    import json
+    drawn = json.loads(data)["annotations"]
+    assert [a["kind"] for a in drawn] == ["label", "marker", "line"]
+    assert drawn[1]["note"] == "Note " + MARKUP and drawn[2]["arrow"] is True
+    assert drawn[2]["ll"] == [[51.5, 24.0], [52.0, 25.5]]
+    # user text is never markup: JSON with <, >, & escaped; HTML lists autoescaped
+    assert "<b>x</b>" not in page and "<script>alert(2)" not in page
+    assert "Pin &lt;b&gt;x&lt;/b&gt; &amp; &#34;q&#34; $a$" in page  # the screen-reader list
+    assert "Note &lt;b&gt;" in page
+    # the highlighted country is drawn as a focus country
+    countries = {f["properties"]["id"]: f["properties"]["focus"]
+                 for f in json.loads(data)["countries"]}
+    assert countries["UA"] is True and countries["PL"] is False
+    # the PNG draws them (it differs from the same map without them)
+    size = "?width=600&height=400"
+    png = client.get(f"/maps/saved/{mid}/v/1.png{size}")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    assert png.content != client.get(f"/maps/saved/{plain}/v/1.png{size}").content
+    svg = client.get(f"/maps/saved/{mid}/v/1.svg{size}")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert "Label &lt;b&gt;x&lt;/b&gt; &amp;" in svg.text and "$a$" in svg.text
+    assert "Pin &lt;b&gt;" in svg.text and "Arrow &lt;b&gt;" in svg.text
+    assert "<b>" not in svg.text and "<script>alert" not in svg.text
+    latest = client.get(f"/maps/saved/{mid}.svg{size}")
+    assert latest.status_code == 200 and latest.headers["cache-control"] == "no-store"
+
+
+def test_the_studio_no_longer_says_annotations_are_not_drawn(client):
+    page = client.get("/studio?lang=en").text
+    assert "does not draw them" not in page and "annotations_note" not in page
+
+
+def test_dek_source_byline_in_their_own_slots_alt_used_notes_private(client):
+    doc = {**DOC, "dek": "Dek <i>one</i>", "caption": "Cap two", "source": "Src & three",
+           "byline": "By <four>", "alt": "Alt text five", "notes": "SECRET-NOTE six"}
+    mid = _published(client, doc)
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    assert '<p class="fa-dek">Dek &lt;i&gt;one&lt;/i&gt;</p>' in page
+    caption = re.search(r'<p class="fa-caption">(.*?)</p>', page).group(1)
+    assert caption.startswith("Cap two") and "Data as of" in caption
+    assert "Dek" not in caption and "Src" not in caption and "four" not in caption
+    assert ('<p class="fa-byline"><span class="fa-source">Source: Src &amp; three</span> · '
+            '<span class="fa-by">By: By &lt;four&gt;</span></p>') in page
+    assert '<p id="fa-alt" class="fa-sr">Alt text five</p>' in page
+    assert 'aria-label="Alt text five"' in page  # the map region
+    assert '<meta property="og:image:alt" content="Alt text five">' in page
+    svg = client.get(f"/maps/saved/{mid}/v/1.svg?width=800&height=500").text
+    assert "Dek &lt;i&gt;one&lt;/i&gt;" in svg
+    assert "Source: Src &amp; three · By: By &lt;four&gt;" in svg
+    ru = client.get(f"/maps/saved/{_published(client, {**doc, 'lang': 'ru'})}/v/1").text
+    assert "Источник: Src &amp; three" in ru and "Автор: By &lt;four&gt;" in ru
+    for url in (f"/maps/saved/{mid}/v/1", f"/maps/saved/{mid}", f"/maps/saved/{mid}/v/1/embed",
+                f"/maps/saved/{mid}/v/1.svg", f"/api/maps/{mid}/versions",
+                f"/maps/saved/oembed?url=http://testserver/maps/saved/{mid}/v/1"):
+        assert "SECRET-NOTE" not in client.get(url).text, url
+
+
+def test_oembed_discovery_of_saved_maps(client, created):
+    from urllib.parse import quote
+
+    mid, headers = created["id"], auth(created["edit_token"])
+    client.post(f"/api/maps/{mid}/publish", headers=headers)
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    href = re.search(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"',
+                     page).group(1).replace("&amp;", "&")
+    assert href.startswith("http://testserver/oembed?url=")
+    doc = client.get(href)  # the page's own discovery link answers
+    assert doc.status_code == 200, doc.text
+    doc = doc.json()
+    pinned = f"http://testserver/maps/saved/{mid}/v/1"
+    assert doc["type"] == "rich" and doc["title"] == DOC["title"]
+    assert pinned in doc["html"] and doc["thumbnail_url"].startswith(f"{pinned}.png")
+    # the latest's URL pins the version it shows; a reader's flags are kept
+    latest = client.get(f"/oembed?url={quote(pinned.rsplit('/v/', 1)[0], safe='')}").json()
+    assert latest["html"] == doc["html"]
+    ru = client.get(f"/oembed?url={quote(pinned + '?lang=ru', safe='')}").json()
+    assert f"{pinned}?lang=ru" in ru["html"] and ru["title"] == DOC["title"]
+    problem(client.get(f"/oembed?url={quote(pinned[:-1] + '9', safe='')}"), 404)
+    problem(client.get("/oembed?url=http://testserver/maps/saved/aaaaaaaaaaaa"), 404)
+    problem(client.get(f"/oembed?url={quote(pinned + '/x', safe='')}"), 404)
+
+
+def test_saved_map_footer_links_to_the_studio(client, created):
+    client.post(f"/api/maps/{created['id']}/publish", headers=auth(created["edit_token"]))
+    page = client.get(f"/maps/saved/{created['id']}/v/1").text
+    assert 'class="fa-studio-link" href="http://testserver/studio"' in page

@@ -181,7 +181,8 @@ UI_MORE: dict[str, dict[str, str]] = {
         "inset_hide": "Hide the overview map", "inset_show": "Show the overview map",
         "two_fingers": "Use two fingers to move the map", "key": "Checkpoints on this map",
         "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
-        "scale_km": "km", "scale_m": "m",
+        "scale_km": "km", "scale_m": "m", "by": "By",
+        "studio": "Make your own map",
     },
     "ru": {
         "status_open": "открыт", "status_restricted": "ограничен", "status_closed": "закрыт",
@@ -205,7 +206,8 @@ UI_MORE: dict[str, dict[str, str]] = {
         "inset_hide": "Скрыть обзорную карту", "inset_show": "Показать обзорную карту",
         "two_fingers": "Перемещайте карту двумя пальцами", "key": "Пункты пропуска на карте",
         "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
-        "scale_km": "км", "scale_m": "м",
+        "scale_km": "км", "scale_m": "м", "by": "Автор",
+        "studio": "Создать свою карту",
     },
     "be": {
         "status_open": "адкрыты", "status_restricted": "абмежаваны", "status_closed": "зачынены",
@@ -229,7 +231,8 @@ UI_MORE: dict[str, dict[str, str]] = {
         "inset_hide": "Схаваць аглядную карту", "inset_show": "Паказаць аглядную карту",
         "two_fingers": "Перамяшчайце карту двума пальцамі", "key": "Пункты пропуску на карце",
         "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
-        "scale_km": "км", "scale_m": "м",
+        "scale_km": "км", "scale_m": "м", "by": "Аўтар",
+        "studio": "Стварыць сваю мапу",
     },
 }  # fmt: skip
 for _lang, _strings in UI_MORE.items():
@@ -310,6 +313,32 @@ def _fmt_int(value: int, lang: str) -> str:
 
 # ---------------------------------------------------------------- what to show
 @dataclass(frozen=True)
+class Annotation:
+    """A journalist's own mark on a map (a saved map's annotation); hashable.
+
+    ``kind`` is ``label`` (text at a point), ``marker`` (a pin whose note opens in a
+    popup) or ``line`` (between two points, an arrow when ``arrow``). Points are
+    (lon, lat) in CRS84 degrees. The texts are user text: escaped wherever shown.
+    """
+
+    kind: str
+    points: tuple[tuple[float, float], ...]
+    text: str = ""
+    note: str = ""
+    arrow: bool = False
+
+
+@dataclass(frozen=True)
+class PageTexts:
+    """A saved map's own texts, each in its own slot of the page (and the image)."""
+
+    dek: str = ""
+    source: str = ""
+    byline: str = ""
+    alt: str = ""
+
+
+@dataclass(frozen=True)
 class MapSpec:
     """What a map shows; hashable (a cache key). Ids are canonical."""
 
@@ -319,6 +348,8 @@ class MapSpec:
     crossings: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     focus: str | None = None  # the border or place the map is about
+    annotations: tuple[Annotation, ...] = ()  # drawn over the data, in this order
+    texts: PageTexts | None = None  # a saved map's dek, source, byline and alt text
 
     @property
     def path(self) -> str:
@@ -498,6 +529,7 @@ class MapContent:
     sources: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
     method: list[str] = field(default_factory=list)  # "How this map was made" notes
     view_limit: BBox | None = None  # the reader may not pan or zoom out beyond it
+    annotations: tuple[Annotation, ...] = ()  # the spec's own marks (user text)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (date, text, URL)
     data_as_of: str | None = None  # the data version's date, for "Data as of …"
 
@@ -613,6 +645,8 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     if spec.kind == "custom" and not parts:
         for a2 in spec.countries:
             parts.append(frontier.countries[a2].geometry)
+    for ann in spec.annotations:  # the journalist's own marks are in the view too
+        parts.extend(Point(p) for p in ann.points)
     links: list[tuple[BaseGeometry, str]] = []
     nearest_rows: dict[str, tuple[str, str]] = {}
     for pid in spec.places:
@@ -744,9 +778,13 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     if places:
         legend.append(("fa-key-place", ui["place"]))
     limit = _view_limit(frontier, window)
+    if spec.texts is not None:
+        dek = spec.texts.dek or dek
+        alt = spec.texts.alt or alt
     return MapContent(spec, lang, title, dek, " ".join(caption_parts), alt, countries, borders,
                       places, crossings, links, bounds, level, legend, sources,
-                      method=method, view_limit=limit)  # fmt: skip
+                      method=method, view_limit=limit,
+                      annotations=spec.annotations)  # fmt: skip
 
 
 #: Crossing statuses the data uses, in the order of the legend.
@@ -945,6 +983,12 @@ def _point_props(p: MapPoint) -> dict[str, Any]:
     return props
 
 
+def annotation_json(a: Annotation) -> dict[str, Any]:
+    """An annotation for the browser: points as [lat, lon] (texts set with textContent)."""
+    return {"kind": a.kind, "ll": [[round(lat, 5), round(lon, 5)] for lon, lat in a.points],
+            "text": a.text, "note": a.note, "arrow": a.arrow}  # fmt: skip
+
+
 #: The UI strings the browser script needs.
 BROWSER_UI = ("reset", "zoom_in", "zoom_out", "two_fingers", "scale_km", "scale_m",
               "inset_hide", "inset_show")  # fmt: skip
@@ -968,6 +1012,7 @@ def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> d
         "borders": [_feature(g, {"id": bid, "name": name, "focus": focus})
                     for bid, name, g, focus in content.borders],
         "links": [_feature(g, {"label": text}) for g, text in content.links],
+        "annotations": [annotation_json(a) for a in content.annotations],
         "places": [_point_props(p) for p in content.places],
         "crossings": [_point_props(c) for c in content.crossings],
         "bounds": [[b.south, b.west], [b.north, b.east]],
@@ -1082,7 +1127,9 @@ def render_page(
               for p in content.places]  # fmt: skip
     items = places + [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
                       for c in content.crossings]  # fmt: skip
+    notes = [(a.text, a.note) for a in content.annotations if a.kind != "line" or a.text]
     ui = UI[content.lang]
+    texts = content.spec.texts or PageTexts()
     focus = content.spec.focus
     timeline_title = ""
     if content.events and focus in frontier.borders:
@@ -1092,7 +1139,9 @@ def render_page(
         theme=theme,
         static=flags.static,
         title=title,
-        dek=content.dek if not flags.caption else "",
+        dek=texts.dek or (content.dek if not flags.caption else ""),
+        source=texts.source,
+        byline=texts.byline,
         caption=caption,
         alt=content.alt,
         legend=content.legend,
@@ -1105,6 +1154,7 @@ def render_page(
         timeline_title=timeline_title,
         as_of=ui["as_of"].format(date=content.data_as_of) if content.data_as_of else "",
         items=items,
+        notes=notes,
         ui=UI[content.lang],
         urls=urls,
         assets=assets,

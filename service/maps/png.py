@@ -103,8 +103,18 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     foot_lines = textwrap.wrap(key, chars) if key else []
     if caption and height >= 300:
         foot_lines += textwrap.wrap(caption, chars)
+    texts = content.spec.texts
+    credit_line = ""
+    if texts is not None:  # a saved map's source line and byline, after its caption
+        credit_line = " · ".join(f"{word}: {text}" for word, text in
+                                 ((ui["source"], texts.source), (ui["by"], texts.byline)) if text)
+        foot_lines += textwrap.wrap(credit_line, chars)
+    dek = texts.dek if texts is not None else ""
+    dek_lines = textwrap.wrap(dek, max(20, int(width / (fs * 0.95 * 0.6)))) if dek else []
     line_px = fs * 0.8 * 1.45 * dpi / 72
     head_px = len(title_lines) * fs * 1.55 * 1.3 * dpi / 72 + 14
+    title_px = head_px - 10
+    head_px += len(dek_lines) * fs * 0.95 * 1.3 * dpi / 72
     legend_cols = max(1, min(len(legend_items), int(width / (fs * 17))))
     legend_rows = math.ceil(len(legend_items) / legend_cols) if legend_items else 0
     foot_px = (len(foot_lines) + legend_rows) * line_px + fs * 0.7 * 1.6 * dpi / 72 + 12
@@ -234,6 +244,8 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         taken.append(matplotlib.transforms.Bbox([[best[0] - r, best[1] - r],
                                                  [best[0] + r, best[1] + r]]))  # fmt: skip
 
+    _draw_annotations(ax, content, colors, fs, scale, taken)
+
     if flags.labels:
         items = [(p.rank if not p.focus else 1e12, p, False) for p in content.places]
         items += [(0.5 - (c.number or 0) / 1000, c, True) for c in content.crossings]
@@ -286,7 +298,11 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
 
     fig.text(0.02, 1 - 7 / height, "\n".join(title_lines), ha="left", va="top",
              fontsize=fs * 1.55, fontweight="bold", color=colors["text"],
-             linespacing=1.15)  # fmt: skip
+             linespacing=1.15, parse_math=False)  # fmt: skip
+    if dek_lines:
+        fig.text(0.02, 1 - title_px / height, "\n".join(dek_lines), ha="left", va="top",
+                 fontsize=fs * 0.95, color=colors["muted"], linespacing=1.15,
+                 parse_math=False)  # fmt: skip
     if legend_items:
         handles = []
         for cls, text in legend_items:
@@ -298,7 +314,7 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     if foot_lines:
         fig.text(0.02, footer - (legend_rows + 0.2) * line_px / height, "\n".join(foot_lines),
                  ha="left", va="top", fontsize=fs * 0.8, color=colors["muted"],
-                 linespacing=1.3)  # fmt: skip
+                 linespacing=1.3, parse_math=False)  # fmt: skip
     credit = "Data © OpenStreetMap contributors (ODbL), GeoNames (CC BY 4.0)"
     if content.lang == "ru":
         credit = "Данные © участники OpenStreetMap (ODbL), GeoNames (CC BY 4.0)"
@@ -317,6 +333,45 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
                     metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip
     return out.getvalue()
+
+
+def _draw_annotations(ax, content: MapContent, colors: dict[str, str], fs: float, scale: float,
+                      taken: list) -> None:  # fmt: skip
+    """The journalist's own marks: labels, markers (their text; the note is the page's
+    popup), lines and arrows. User text: drawn as plain text, never as mathtext."""
+    col = colors["link"]
+    # A box behind the text, not a stroked halo: a halo turns SVG text into paths, and
+    # a graphics desk edits these texts.
+    box = {"boxstyle": "round,pad=0.2", "facecolor": colors["halo"], "edgecolor": "none",
+           "alpha": 0.85}
+    for a in content.annotations:
+        xy = [_TO_LAEA.transform(lon, lat) for lon, lat in a.points]
+        if a.kind == "line" and len(xy) == 2:
+            (x0, y0), (x1, y1) = xy
+            style = "-|>" if a.arrow else "-"
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=13,
+                        arrowprops={"arrowstyle": style, "color": col, "linewidth": 2 * scale + 0.6,
+                                    "mutation_scale": 14 * scale + 6, "shrinkA": 0,
+                                    "shrinkB": 0})  # fmt: skip
+            if a.text:
+                text = ax.text((x0 + x1) / 2, (y0 + y1) / 2, a.text, ha="center", va="center",
+                               fontsize=fs * 0.95, fontweight="bold", color=col, zorder=14,
+                               bbox=box, parse_math=False)  # fmt: skip
+                taken.append(text.get_window_extent())
+            continue
+        x, y = xy[0]
+        if a.kind == "marker":
+            ax.plot(x, y, "v", color=col, markersize=9 * scale + 4, markeredgecolor=colors["halo"],
+                    markeredgewidth=1.2, zorder=13)  # fmt: skip
+            text = ax.annotate(a.text, (x, y), xytext=(8 * scale + 6, 4),
+                               textcoords="offset points",
+                               ha="left", va="bottom", fontsize=fs, fontweight="bold", color=col,
+                               bbox=box, zorder=14, parse_math=False)  # fmt: skip
+        else:
+            text = ax.text(x, y, a.text, ha="center", va="center", fontsize=fs * 1.05,
+                           fontweight="bold", color=col, bbox=box, zorder=14,
+                           parse_math=False)  # fmt: skip
+        taken.append(text.get_window_extent())
 
 
 def _legend_handle(cls: str, text: str, colors: dict[str, str], lw: float):

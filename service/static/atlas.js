@@ -88,6 +88,57 @@
     return marker;
   }
 
+  // A journalist's own marks (saved maps): a text label, a pin whose note opens in a
+  // popup, a line or an arrow. Their texts are user text: textContent only.
+  function addAnnotation(map, a) {
+    if (!map.getPane('faNotes')) map.createPane('faNotes').style.zIndex = 620;
+    if (a.kind === 'line') {
+      var line = L.polyline(a.ll, { pane: 'faNotes', className: 'fa-ann-line', weight: 2.5,
+                                    interactive: !!a.text });
+      if (a.text) line.bindTooltip(el('span', null, a.text), { sticky: true, className: 'fa-tip' });
+      line.addTo(map);
+      if (a.arrow) {
+        // Mercator is conformal: the arrowhead's angle is the same at every zoom.
+        var p0 = map.project(a.ll[0], 10), p1 = map.project(a.ll[1], 10);
+        var deg = Math.atan2(p1.y - p0.y, p1.x - p0.x) * 180 / Math.PI;
+        var head = el('span', 'fa-ann-head');
+        head.style.transform = 'rotate(' + deg + 'deg)';
+        L.marker(a.ll[1], { pane: 'faNotes', interactive: false, keyboard: false,
+                            icon: L.divIcon({ className: 'fa-ann-arrow', html: head,
+                                              iconSize: [14, 14], iconAnchor: [7, 7] }) }).addTo(map);
+      }
+      if (a.text) {
+        var mid = [(a.ll[0][0] + a.ll[1][0]) / 2, (a.ll[0][1] + a.ll[1][1]) / 2];
+        L.marker(mid, { pane: 'faNotes', interactive: false, keyboard: false,
+                        icon: L.divIcon({ className: 'fa-ann-text fa-ann-line-text',
+                                          html: el('span', null, a.text), iconSize: null }) }).addTo(map);
+      }
+      return;
+    }
+    if (a.kind === 'label') {
+      L.marker(a.ll[0], { pane: 'faNotes', interactive: false, keyboard: false,
+                          icon: L.divIcon({ className: 'fa-ann-text fa-ann-label',
+                                            html: el('span', null, a.text), iconSize: null }) }).addTo(map);
+      return;
+    }
+    var wrap = el('span', 'fa-ann-marker');
+    wrap.appendChild(el('span', 'fa-ann-pin'));
+    wrap.appendChild(el('span', 'fa-ann-text', a.text));
+    var marker = L.marker(a.ll[0], { pane: 'faNotes', keyboard: true, title: a.text,
+                                     icon: L.divIcon({ className: 'fa-marker fa-ann', html: wrap,
+                                                       iconSize: [16, 16], iconAnchor: [8, 16],
+                                                       popupAnchor: [0, -14] }) });
+    marker.bindPopup(function () {
+      var box = el('div', 'fa-popup');
+      box.appendChild(el('h2', 'fa-popup-title', a.text));
+      if (a.note) box.appendChild(el('p', 'fa-popup-note', a.note));
+      return box;
+    }, { maxWidth: 300, autoPanPadding: [16, 16] });
+    marker.addTo(map);
+    var icon = marker.getElement();
+    if (icon) icon.setAttribute('aria-label', a.text);
+  }
+
   FA.draw = function (map, d) {
     var t = d.ui || {};
     map.createPane('faLand').style.zIndex = 250;
@@ -152,6 +203,7 @@
 
     d.places.forEach(function (p) { addPoint(map, p, d.labels); });
     d.crossings.forEach(function (p) { addPoint(map, p, d.labels); });
+    (d.annotations || []).forEach(function (a) { addAnnotation(map, a); });
 
     controls(map, d, t);
     var home = function () { map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED }); };

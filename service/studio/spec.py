@@ -201,17 +201,14 @@ UI = {lang: {"source": s["source_word"], "by": s["by_word"], "data_as_of": s["da
 
 
 def composed_caption(doc: MapDocument, data_version: str, data_time: str) -> str:
-    """The caption line a saved map shows: dek, caption, source, byline and "Data as of".
+    """The caption line a saved map shows: its caption and "Data as of".
 
-    The renderer has one caption slot (``MapFlags.caption``), so the document's own
-    texts share it; "Data as of" names the data the version was drawn from.
+    The dek, source line and byline have their own slots on the page and in the image
+    (``service.maps.content.PageTexts``); "Data as of" names the data the version was
+    drawn from. The notes are never shown.
     """
     ui = UI[doc.lang]
-    parts = [p for p in (doc.dek, doc.caption) if p]
-    if doc.source:
-        parts.append(f"{ui['source']}: {doc.source}.")
-    if doc.byline:
-        parts.append(f"{ui['by']}: {doc.byline}.")
+    parts = [doc.caption] if doc.caption else []
     parts.append(f"{ui['data_as_of']} {data_time[:10]} ({data_version}).")
     text = " ".join(parts)
     if len(text) > MAX_COMPOSED_CAPTION:

@@ -7,7 +7,7 @@ wraps the app's HTML renderer so that collection and feature pages show a map.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -393,9 +393,33 @@ async def custom(request: Request, service: MapServiceDep,
 
 
 # ---------------------------------------------------------------- oEmbed
-async def spec_for_path(store: FeatureStore, path: str, query: dict[str, str]) -> maps.MapSpec:
-    """The MapSpec a map URL path denotes; NotFoundError for any other path."""
+#: A map page served by another router (the studio's saved maps, ``/maps/saved/…``): given
+#: the request, the URL's path segments and query, the (spec, flags) that page shows, or
+#: None when the path is not its own. Hooks are listed in ``app.state.map_path_hooks``.
+MapPathHook = Callable[[Request, list[str], dict[str, str]],
+                       Awaitable[tuple[maps.MapSpec, MapFlags] | None]]  # fmt: skip
+
+
+def add_path_hook(app: FastAPI, hook: MapPathHook) -> None:
+    """Let ``/oembed`` (through ``spec_for_path``) resolve another router's map pages."""
+    if not hasattr(app.state, "map_path_hooks"):
+        app.state.map_path_hooks = []
+    app.state.map_path_hooks.append(hook)
+
+
+async def spec_for_path(store: FeatureStore, path: str, query: dict[str, str],
+                        request: Request | None = None
+                        ) -> maps.MapSpec | tuple[maps.MapSpec, MapFlags]:  # fmt: skip
+    """The MapSpec a map URL path denotes; NotFoundError for any other path.
+
+    With *request*, the app's path hooks come first; a page a hook resolves (a saved map)
+    comes back with its own flags, as (spec, flags).
+    """
     parts = [p for p in path.split("/") if p]
+    for hook in getattr(request.app.state, "map_path_hooks", []) if request else []:
+        found = await hook(request, parts, query)
+        if found is not None:
+            return found
     if parts == ["maps", "frontier"]:
         return await maps.frontier_spec(store)
     if parts == ["maps", "custom"]:
@@ -406,7 +430,8 @@ async def spec_for_path(store: FeatureStore, path: str, query: dict[str, str]) -
     if len(parts) == 3 and parts[:2] == ["maps", "places"]:
         return await maps.place_spec(store, parts[2])
     raise NotFoundError("url is not a Frontier Atlas map page (/maps/frontier, "
-                        "/maps/borders/{id}, /maps/places/{id}, /maps/custom).")  # fmt: skip
+                        "/maps/borders/{id}, /maps/places/{id}, /maps/custom, "
+                        "/maps/saved/{id}[/v/{n}]).")  # fmt: skip
 
 
 @router.get("/oembed", summary="oEmbed 1.0 for map pages", response_class=JSONResponse)
@@ -437,8 +462,11 @@ async def oembed(
     unknown = sorted(set(query) - allowed)
     if unknown:
         raise InvalidParameterError(f"url has unknown query parameter(s): {', '.join(unknown)}.")
-    spec = await spec_for_path(store, parts.path, query)
-    flags = parse_flags(query, service.default_tiles)
+    found = await spec_for_path(store, parts.path, query, request)
+    if isinstance(found, tuple):  # a saved map: its own title, caption and flags
+        spec, flags = found
+    else:
+        spec, flags = found, parse_flags(query, service.default_tiles)
     urls = service.urls(spec, flags, _base(request))
     title = flags.title or (await service.content(spec, flags.lang)).title
     doc = embed.oembed_document(urls.page, title, _base(request), urls.png, maxwidth, maxheight)

@@ -99,6 +99,8 @@ async def landing(request: Request, fmt: FormatDep, settings: SettingsDep) -> Re
             link(href(request, "borders"), "related", JSON, "Borders with measured lengths"),
             link(href(request, "places", q="Divin"), "related", GEOJSON, "Place search"),
             link(href(request, "locate", lon=30.0, lat=54.0), "related", JSON, "Locate a point"),
+            link(href(request, "studio"), "related", HTML_TYPE,
+                 "Map studio: make, publish and embed a map"),
         ],
     }
     return document_response(request, fmt, "landing", doc)

@@ -34,7 +34,7 @@ from starlette.responses import Response
 from service.domain.errors import AtlasError, InvalidParameterError
 from service.maps import content as maps
 from service.maps import embed
-from service.maps.flags import MIN_PX, MapFlags, parse_flags, parse_size
+from service.maps.flags import FLAG_NAMES, MIN_PX, MapFlags, parse_flags, parse_size
 from service.settings import Settings
 from service.store.base import FeatureStore
 from service.studio import tokens
@@ -55,7 +55,9 @@ from service.studio.spec import (
     MAX_ITEMS,
     SIZES,
     STRINGS_FILE,
+    LineAnnotation,
     MapDocument,
+    MarkerAnnotation,
     canonical_document,
     composed_caption,
 )
@@ -63,9 +65,13 @@ from service.studio.store import MapRecord, MapRepository, VersionRecord, open_r
 from service.web.params import SettingsDep, StoreDep
 from service.web.problems import PROBLEMS, Problem, problem_document
 from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
+from service.web.routes.maps import add_path_hook
 
 NO_STORE = {"cache-control": "no-store"}  # also keeps the response memo away
 PNG = "image/png"
+SVG = "image/svg+xml"
+SVG_HEADERS = {"x-content-type-options": "nosniff",
+               "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"}
 MAP_ID = re.compile(r"^[a-z2-9]{12}$")
 
 #: How the studio's errors are reported (added to the one table in service.web.problems).
@@ -366,7 +372,24 @@ def version_spec(version: VersionRecord) -> SavedMapSpec:
     items = version.document.items
     return SavedMapSpec("custom", tuple(items.borders), tuple(items.places),
                         tuple(items.crossings), tuple(items.countries), None,
+                        annotations=saved_annotations(version.document),
+                        texts=maps.PageTexts(version.document.dek, version.document.source,
+                                             version.document.byline, version.document.alt),
                         saved_path=f"maps/saved/{version.map_id}/v/{version.n}")  # fmt: skip
+
+
+def saved_annotations(doc: MapDocument) -> tuple[maps.Annotation, ...]:
+    """The document's annotations as the renderer draws them (hashable, lon/lat points)."""
+    out = []
+    for a in doc.annotations:
+        if isinstance(a, LineAnnotation):
+            out.append(maps.Annotation("line", ((a.start.lon, a.start.lat),
+                                                (a.end.lon, a.end.lat)), a.text, "", a.arrow))
+        elif isinstance(a, MarkerAnnotation):
+            out.append(maps.Annotation("marker", ((a.lon, a.lat),), a.text, a.note))
+        else:
+            out.append(maps.Annotation("label", ((a.lon, a.lat),), a.text))
+    return tuple(out)
 
 
 def saved_flag_values(version: VersionRecord) -> dict[str, str | None]:
@@ -582,6 +605,7 @@ async def list_versions(request: Request, mapId: str, repo: RepositoryDep) -> Re
 # ---------------------------------------------------------------- pages of versions
 PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}, **ERRORS}}
 IMAGE = {"response_class": Response, "responses": {200: {"content": {PNG: {}}}, **ERRORS}}
+VECTOR = {"response_class": Response, "responses": {200: {"content": {SVG: {}}}, **ERRORS}}
 SNIPPET = {"response_class": HTMLResponse, "responses": ERRORS}
 
 
@@ -595,12 +619,15 @@ async def _page(request: Request, version: VersionRecord, overrides: dict[str, s
 
 async def _png(request: Request, version: VersionRecord, overrides: dict[str, str | None],
                width: int | None, height: int | None,
-               headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+               headers: dict[str, str] | None = None, fmt: str = "png") -> Response:  # fmt: skip
     service = request.app.state.map_service
     flags = version_flags(version, overrides, service.default_tiles)
     preset = SIZES[version.document.size]
     size = parse_size(width if width is not None else preset[0],
                       height if height is not None else preset[1])  # fmt: skip
+    if fmt == "svg":
+        body = await service.svg(version_spec(version), flags, size)
+        return Response(body, media_type=SVG, headers={**SVG_HEADERS, **(headers or {})})
     body = await service.png(version_spec(version), flags, size)
     return Response(body, media_type=PNG, headers=headers)
 
@@ -655,6 +682,16 @@ async def latest_png(request: Request, mapId: str, repo: RepositoryDep,  # noqa:
     return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE)
 
 
+@router.get("/maps/saved/{mapId}.svg", tags=TAG_PAGES, summary="Latest version as SVG",
+            **VECTOR)  # fmt: skip
+async def latest_svg(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
+                     overrides: OverridesDep, width: Width = None,
+                     height: Height = None) -> Response:  # fmt: skip
+    """The latest published version as SVG (the PNG's map, text kept as text)."""
+    return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE,
+                      fmt="svg")
+
+
 @router.get("/maps/saved/{mapId}/embed", tags=TAG_PAGES, summary="Embed snippet (pinned)",
             **SNIPPET)  # fmt: skip
 async def latest_embed(request: Request, mapId: str, repo: RepositoryDep) -> Response:  # noqa: N803
@@ -676,6 +713,16 @@ async def version_png(request: Request, mapId: str, n: str, repo: RepositoryDep,
                       height: Height = None) -> Response:  # fmt: skip
     """One version, server-rendered, at its size preset (or width/height)."""
     return await _png(request, await _version(repo, mapId, n), overrides, width, height)
+
+
+@router.get("/maps/saved/{mapId}/v/{n}.svg", tags=TAG_PAGES, summary="A version as SVG",
+            **VECTOR)  # fmt: skip
+async def version_svg(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
+                      overrides: OverridesDep, width: Width = None,
+                      height: Height = None) -> Response:  # fmt: skip
+    """One version as SVG, at its size preset (or width/height)."""
+    return await _png(request, await _version(repo, mapId, n), overrides, width, height,
+                      fmt="svg")
 
 
 @router.get("/maps/saved/{mapId}/v/{n}/embed", tags=TAG_PAGES,
@@ -761,9 +808,28 @@ async def _with_headers(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def saved_map_for_path(request: Request, parts: list[str], query: dict[str, str]
+                             ) -> tuple[maps.MapSpec, MapFlags] | None:  # fmt: skip
+    """The spec and flags of a ``/maps/saved/{mapId}[/v/{n}]`` page (the latest version
+    when none is named: the answer pins it), for ``/oembed``; None for other paths."""
+    if parts[:2] != ["maps", "saved"] or len(parts) not in (3, 5):
+        return None
+    repo = get_repository(request)
+    if len(parts) == 5:
+        if parts[3] != "v":
+            return None
+        version = await _version(repo, parts[2], parts[4])
+    else:
+        version = await _latest(repo, parts[2])
+    service = request.app.state.map_service
+    overrides = {name: query.get(name) for name in FLAG_NAMES}
+    return version_spec(version), version_flags(version, overrides, service.default_tiles)
+
+
 def install(app: FastAPI) -> None:
     """Add the studio routes and the error handlers that set headers."""
     app.include_router(router)
+    add_path_hook(app, saved_map_for_path)
     app.add_exception_handler(AuthenticationRequiredError, _with_headers)
     app.add_exception_handler(RateLimitedError, _with_headers)
     app.state.map_repository = None  # opened in the lifespan (``start``)
