@@ -366,3 +366,19 @@ def test_security_headers(client, path, framable):
     assert ("x-frame-options" in response.headers) is not framable
     json_answer = client.get("/borders/BY-RU")
     assert json_answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_range_is_not_offered(client):
+    """Every answer is one whole body (hashed, compressed as such): Range is ignored."""
+    whole = client.get("/static/atlas.css")
+    part = client.get("/static/atlas.css", headers={"range": "bytes=0-9"})
+    assert part.status_code == 200 and part.content == whole.content
+    assert "accept-ranges" not in part.headers and "content-range" not in part.headers
+
+
+def test_authorised_answers_are_never_memoised(client):
+    client.get("/borders/BY-PL", headers={"authorization": "Bearer a"})
+    before = client.app.state.response_memo.stats()
+    client.get("/borders/BY-PL", headers={"authorization": "Bearer b"})
+    after = client.app.state.response_memo.stats()
+    assert after["hits"] == before["hits"] and after["entries"] == before["entries"]

@@ -454,3 +454,17 @@ def test_saved_map_footer_links_to_the_studio(client, created):
     client.post(f"/api/maps/{created['id']}/publish", headers=auth(created["edit_token"]))
     page = client.get(f"/maps/saved/{created['id']}/v/1").text
     assert 'class="fa-studio-link" href="http://testserver/studio"' in page
+
+
+def test_a_compressed_etag_still_names_the_revision(client):
+    """Browsers get the JSON gzip- or brotli-encoded, with that coding's ETag; sending it
+    back in If-Match must still save (a 1 kB+ document is compressed)."""
+    body = {**DOC, "notes": "n " * 700}  # notes (private) make the document large
+    made = client.post("/api/maps", json=body).json()
+    headers = auth(made["edit_token"])
+    got = client.get(f"/api/maps/{made['id']}", headers={**headers, "accept-encoding": "br"})
+    etag = got.headers["etag"]
+    assert etag.endswith('-br"')
+    saved = client.put(f"/api/maps/{made['id']}", json={**body, "title": "Edited"},
+                       headers={**headers, "if-match": etag})
+    assert saved.status_code == 200, saved.text

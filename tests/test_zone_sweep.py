@@ -47,9 +47,12 @@ def _country(a2: str):
     return shape(COUNTRIES[a2]["geometry"])
 
 
-def test_sweep_covers_every_border_and_side():
-    assert len(BORDERS) >= 16
-    assert len(CASES) == len(BORDERS) * 3 * len(WIDTHS_KM)
+def test_sweep_covers_every_border_and_side(client):
+    """The sweep's cases are every border the API lists, each side and both, each width."""
+    listed = {row["id"] for row in client.get("/borders").json()["borders"]}
+    assert set(BORDERS) == listed and len(listed) == 16
+    assert {(b, s) for b, s, _ in CASES} == {
+        (b, side) for b in listed for side in ("both", *b.split("-"))}
 
 
 @pytest.mark.parametrize(("border_id", "side", "width_km"), CASES)

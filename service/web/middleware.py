@@ -180,8 +180,9 @@ class HttpCachingMiddleware:
             return
         request_headers = Headers(scope=scope)
         head = scope["method"] == "HEAD"
-        key = _memo_key(scope, request_headers)
-        hit = self.memo.get(key)
+        # An authorised answer is that client's alone: never kept, never served from the memo.
+        key = None if "authorization" in request_headers else _memo_key(scope, request_headers)
+        hit = self.memo.get(key) if key is not None else None
         if hit is not None:
             await self._replay(hit, request_headers, send, head)
             return
@@ -189,7 +190,10 @@ class HttpCachingMiddleware:
         # files must come as body messages we can hash, not as a zero-copy path send.
         extensions = {k: v for k, v in scope.get("extensions", {}).items()
                       if k != "http.response.pathsend"}  # fmt: skip
-        scope = {**scope, "method": "GET", "extensions": extensions}
+        # Range requests are not offered: every answer is one whole body, hashed and
+        # compressed as such (a Range header is ignored, as HTTP allows).
+        raw_headers = [(k, v) for k, v in scope["headers"] if k != b"range"]
+        scope = {**scope, "method": "GET", "extensions": extensions, "headers": raw_headers}
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -240,6 +244,8 @@ class HttpCachingMiddleware:
     ) -> None:
         status = start["status"]
         headers = MutableHeaders(raw=list(start.get("headers", [])))
+        if "accept-ranges" in headers:
+            del headers["accept-ranges"]
         vary = {v.strip() for v in headers.get("vary", "").split(",") if v.strip()}
         vary |= {"Accept", "Accept-Encoding"}
         headers["vary"] = ", ".join(sorted(vary))
@@ -256,7 +262,7 @@ class HttpCachingMiddleware:
         if fresh:
             del headers[NO_MEMO_HEADER]
         encoded, final = self._encode(headers, body, request_headers, etag, cached=not fresh)
-        if "no-store" not in headers.get("cache-control", "") and not fresh:
+        if "no-store" not in headers.get("cache-control", "") and not fresh and key is not None:
             self.memo.put(key, Memoised(final.raw, encoded, etag))  # /healthz changes
         if_none_match = request_headers.get("if-none-match")
         if if_none_match and _matches(if_none_match, final["etag"]):

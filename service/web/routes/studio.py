@@ -163,7 +163,7 @@ class RateLimiter:
 
 
 def _map_id(map_id: str) -> str:
-    if not MAP_ID.match(map_id):
+    if not MAP_ID.fullmatch(map_id):
         raise MapNotFoundError(f"No saved map {map_id[:40]!r} (ids are 12 characters, a-z 2-9).")
     return map_id
 
@@ -212,7 +212,9 @@ def _revision(if_match: str | None, record: MapRecord, required: bool) -> int | 
     if "*" in tags:
         return record.revision
     for tag in tags:
-        m = re.fullmatch(rf'"{record.id}\.(\d+)"', tag)
+        # The response cache gives a compressed answer its own ETag ("…-gzip", "…-br");
+        # it names the same revision.
+        m = re.fullmatch(rf'"{record.id}\.(\d+)(?:-gzip|-br)?"', tag)
         if m:
             return int(m.group(1))
     raise PreconditionFailedError(f"If-Match {if_match[:60]!r} is not this map's ETag "
@@ -763,7 +765,7 @@ async def studio_page(request: Request, settings: SettingsDep,
     strings = studio_strings()
     if lang is not None and lang not in strings:
         raise InvalidParameterError("lang must be one of en, ru, be.")
-    if map is not None and not MAP_ID.match(map):  # a query value: 400, not 404
+    if map is not None and not MAP_ID.fullmatch(map):  # a query value: 400, not 404
         raise InvalidParameterError("map must be a saved map id: 12 characters, a-z and 2-9.")
     lang = lang or _preferred_lang(request.headers.get("accept-language", ""), strings)
     base = _base(request)
