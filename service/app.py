@@ -21,6 +21,7 @@ from service.web import pages
 from service.web.health import Readiness
 from service.web.middleware import (
     DataVersionMiddleware,
+    ForwardedMiddleware,
     HttpCachingMiddleware,
     PublicOriginMiddleware,
     RequestLimitsMiddleware,
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(PublicOriginMiddleware, public_base_url=settings.public_base_url,
                        allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(ForwardedMiddleware, trusted=settings.trusted_proxies)
     app.add_middleware(RequestLimitsMiddleware)  # outermost: refuse oversized requests first
     return app
 

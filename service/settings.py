@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host header values accepted (JSON list); others get 400. Empty: any.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies (JSON list) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed: the client's address (rate limits, logs) and scheme "
+        "come from them. Empty: forwarded headers are ignored.",
+    )
     log_level: str = Field("info", description="Log level for the service and its server.")
     access_log: bool = Field(
         False,

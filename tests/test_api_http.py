@@ -382,3 +382,25 @@ def test_authorised_answers_are_never_memoised(client):
     client.get("/borders/BY-PL", headers={"authorization": "Bearer b"})
     after = client.app.state.response_memo.stats()
     assert after["hits"] == before["hits"] and after["entries"] == before["entries"]
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(settings, store):
+    from fastapi.testclient import TestClient
+    from starlette.responses import JSONResponse
+
+    from service.app import create_app
+
+    async def whoami(request):
+        return JSONResponse({"client": request.client.host, "scheme": request.url.scheme})
+
+    def seen(settings_):
+        app = create_app(settings_, store=store)
+        app.add_route("/whoami", whoami)
+
+        with TestClient(app) as c:
+            return c.get("/whoami", headers={"x-forwarded-for": "203.0.113.9, 10.0.0.2",
+                                             "x-forwarded-proto": "https"}).json()
+
+    assert seen(settings) == {"client": "testclient", "scheme": "http"}
+    trusted = settings.model_copy(update={"trusted_proxies": ["testclient", "10.0.0.2"]})
+    assert seen(trusted) == {"client": "203.0.113.9", "scheme": "https"}

@@ -376,6 +376,35 @@ class RequestLimitsMiddleware:
         await self.app(scope, receive, send)
 
 
+class ForwardedMiddleware:
+    """Believes X-Forwarded-For / X-Forwarded-Proto only from the configured proxies.
+
+    From a trusted proxy, the client address becomes the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy, and the scheme the proxy's
+    X-Forwarded-Proto; from anyone else both headers are ignored.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: list[str] | None = None) -> None:
+        self.app = app
+        self.trusted = set(trusted or [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Rewrite the client and scheme when the peer is a trusted proxy."""
+        client = scope.get("client")
+        if scope["type"] == "http" and self.trusted and client and client[0] in self.trusted:
+            headers = Headers(scope=scope)
+            hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
+            while hops and hops[-1] in self.trusted:
+                hops.pop()
+            scope = dict(scope)
+            if hops:
+                scope["client"] = (hops[-1][:64], 0)
+            proto = headers.get("x-forwarded-proto", "").strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+        await self.app(scope, receive, send)
+
+
 class PublicOriginMiddleware:
     """Makes every absolute URL the app builds use the configured public origin.
 
