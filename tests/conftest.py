@@ -22,9 +22,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    """Settings for the committed geodata."""
-    return Settings(data_dir=REPO / "geodata")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the committed geodata; saved maps in a temporary state directory."""
+    return Settings(data_dir=REPO / "geodata", state_dir=tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +73,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m uvicorn service.asgi:app`` on a free 127.0.0.1 port; yields its base URL."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("live-server") / "uvicorn.log"
-    env = {**os.environ, "FRONTIER_ATLAS_DATA_DIR": str(REPO / "geodata")}
+    env = {**os.environ, "FRONTIER_ATLAS_DATA_DIR": str(REPO / "geodata"),
+           "FRONTIER_ATLAS_STATE_DIR": str(tmp_path_factory.mktemp("live-state"))}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service.asgi:app",
