@@ -150,6 +150,25 @@ def test_versions_are_immutable_in_the_database_itself(repo):
     assert repo.version(record.id, 1).document == DOC
 
 
+def test_publish_stores_the_page_rendered_for_the_version(repo):
+    record, _ = repo.create(DOC)
+    html = "<html>Divin — Дзівін, data d1 http://base.frontier-atlas.invalid/</html>".encode()
+    with pytest.raises(ConflictError):  # rendered as a number another publish took
+        repo.publish(record.id, "d1", "2025-01-01T00:00:00Z", page=html, n=2)
+    with pytest.raises(PreconditionFailedError):  # rendered for an older draft
+        repo.publish(record.id, "d1", "2025-01-01T00:00:00Z", revision=0, page=html, n=1)
+    assert repo.get(record.id).latest_version == 0
+    v1 = repo.publish(record.id, "d1", "2025-01-01T00:00:00Z", revision=1, page=html, n=1)
+    assert v1.n == 1 and repo.version_page(record.id, 1) == html
+    v2 = repo.publish(record.id, "d2", "2025-02-01T00:00:00Z")  # no page: drawn live
+    assert repo.version_page(record.id, v2.n) is None
+    with pytest.raises(Exception, match="immutable"), repo._tx() as run:
+        run("UPDATE studio_version_pages SET html = 'changed'")
+    with pytest.raises(Exception, match="immutable"), repo._tx() as run:
+        run("DELETE FROM studio_version_pages")
+    assert repo.version_page(record.id, 1) == html
+
+
 def test_delete_drops_the_draft_and_edit_access_but_keeps_versions(repo):
     record, token = repo.create(DOC)
     repo.publish(record.id, "d1", "2025-01-01T00:00:00Z")
@@ -189,7 +208,7 @@ def test_api_keys_are_hashed_listed_and_revoked(repo):
 @pytest.mark.parametrize("target", ["sqlite", "postgresql"])
 def test_export_import_round_trips_every_map_and_version(repo, target, tmp_path, request):
     a, token_a = repo.create(DOC)
-    repo.publish(a.id, "d1", "2025-01-01T00:00:00Z")
+    repo.publish(a.id, "d1", "2025-01-01T00:00:00Z", page="<p>страница</p>".encode(), n=1)
     repo.update(a.id, DOC.model_copy(update={"caption": "два"}), 1)
     repo.publish(a.id, "d1", "2025-01-01T00:00:00Z")
     b, _ = repo.create(MapDocument(title="draft only"))
@@ -206,5 +225,7 @@ def test_export_import_round_trips_every_map_and_version(repo, target, tmp_path,
         assert import_json(other, dump).skipped == [a.id, b.id, c.id]  # idempotent
         doc = orjson.loads(dump)
         assert [len(m["versions"]) for m in doc["maps"]] == [2, 0, 1]
+        assert other.version_page(a.id, 1) == "<p>страница</p>".encode()
+        assert other.version_page(a.id, 2) is None
     finally:
         other.close()

@@ -9,7 +9,9 @@
 
 Both run the same SQL (``?`` placeholders, rewritten for psycopg) and answer the same
 contract suite (tests/test_studio_store.py). Published versions are immutable: no
-method changes one, and a trigger in each database refuses UPDATE and DELETE.
+method changes one, and a trigger in each database refuses UPDATE and DELETE (of a
+version and of the page HTML rendered once when it was published,
+``studio_version_pages``).
 Methods are synchronous (the drivers are); the web layer calls them in a thread pool.
 """
 
@@ -116,11 +118,20 @@ class MapRepository(Protocol):
         ...
 
     def publish(self, map_id: str, data_version: str, data_time: str,
-                revision: int | None = None) -> VersionRecord:  # fmt: skip
+                revision: int | None = None, page: bytes | None = None,
+                n: int | None = None) -> VersionRecord:  # fmt: skip
         """Freeze the draft as version n+1, with the data it is drawn from.
 
         ConflictError when the latest version already has this document and data.
+        *page* (the version's page HTML, rendered at publish time for revision *revision*
+        as version *n*) is stored with it in the same transaction; ConflictError when
+        another publish took number *n* first.
         """
+        ...
+
+    def version_page(self, map_id: str, n: int) -> bytes | None:
+        """The page HTML stored when version *n* was published (None: published before
+        pages were stored, or imported without one)."""
         ...
 
     def versions(self, map_id: str) -> list[VersionRecord]:
@@ -190,6 +201,13 @@ SCHEMA = [
         data_time TEXT NOT NULL,
         published TEXT NOT NULL,
         PRIMARY KEY (map_id, n)
+    )""",
+    """CREATE TABLE IF NOT EXISTS studio_version_pages (
+        map_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        html TEXT NOT NULL,
+        PRIMARY KEY (map_id, n),
+        FOREIGN KEY (map_id, n) REFERENCES studio_versions(map_id, n)
     )""",
     """CREATE TABLE IF NOT EXISTS studio_keys (
         id TEXT PRIMARY KEY,
@@ -293,8 +311,11 @@ class SqlMapRepository:
         return token
 
     def publish(self, map_id: str, data_version: str, data_time: str,
-                revision: int | None = None) -> VersionRecord:  # fmt: skip
-        """Freeze the draft as version n+1, with the data it is drawn from."""
+                revision: int | None = None, page: bytes | None = None,
+                n: int | None = None) -> VersionRecord:  # fmt: skip
+        """Freeze the draft as version n+1, with the data it is drawn from (and *page*,
+        its HTML rendered at publish time, when given)."""
+        expected = n
         with self._tx() as run:
             current = self._live(run, map_id)
             if revision is not None and revision != current.revision:
@@ -310,6 +331,9 @@ class SqlMapRepository:
                         f"Version {current.latest_version} already shows this map with this "
                         "data; change the map (or wait for new data) to publish a new version.")
             n = current.latest_version + 1
+            if expected is not None and expected != n:
+                raise ConflictError("Another publish of this map happened at the same time; "
+                                    "look at its versions and try again.")
             moved = run("UPDATE studio_maps SET latest_version = ? WHERE id = ? "
                         "AND latest_version = ?", (n, map_id, n - 1)).rowcount  # fmt: skip
             if moved != 1:
@@ -317,7 +341,17 @@ class SqlMapRepository:
                                     "look at its versions and try again.")
             run(f"INSERT INTO studio_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (map_id, n, doc, data_version, data_time, now()))
+            if page is not None:
+                run("INSERT INTO studio_version_pages (map_id, n, html) VALUES (?, ?, ?)",
+                    (map_id, n, page.decode()))
         return self.version(map_id, n)
+
+    def version_page(self, map_id: str, n: int) -> bytes | None:
+        """The page HTML stored when version *n* was published, if any."""
+        with self._tx() as run:
+            row = run("SELECT html FROM studio_version_pages WHERE map_id = ? AND n = ?",
+                      (map_id, n)).fetchone()  # fmt: skip
+        return _text(row[0]).encode() if row else None
 
     def versions(self, map_id: str) -> list[VersionRecord]:
         """Every published version, oldest first."""
@@ -386,13 +420,17 @@ class SqlMapRepository:
             maps = run(f"SELECT {MAP_COLUMNS} FROM studio_maps ORDER BY created, id").fetchall()
             versions = run(f"SELECT {VERSION_COLUMNS} FROM studio_versions "
                            "ORDER BY map_id, n").fetchall()  # fmt: skip
+            pages = {(r[0], int(r[1])): _text(r[2]) for r in
+                     run("SELECT map_id, n, html FROM studio_version_pages").fetchall()}
         by_map: dict[str, list[dict[str, Any]]] = {}
         for row in versions:
             v = _version(row)
-            by_map.setdefault(v.map_id, []).append({
-                "n": v.n, "document": v.document.model_dump(mode="json"),
-                "data_version": v.data_version, "data_time": v.data_time,
-                "published": v.published})  # fmt: skip
+            entry = {"n": v.n, "document": v.document.model_dump(mode="json"),
+                     "data_version": v.data_version, "data_time": v.data_time,
+                     "published": v.published}  # fmt: skip
+            if (v.map_id, v.n) in pages:
+                entry["page"] = pages[(v.map_id, v.n)]
+            by_map.setdefault(v.map_id, []).append(entry)
         out = []
         for row in maps:
             m = _map(row)
@@ -424,6 +462,9 @@ class SqlMapRepository:
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         (m["id"], int(v["n"]), vdoc.canonical_json().decode(),
                          v["data_version"], v["data_time"], v["published"]))  # fmt: skip
+                    if v.get("page") is not None:
+                        run("INSERT INTO studio_version_pages (map_id, n, html) "
+                            "VALUES (?, ?, ?)", (m["id"], int(v["n"]), str(v["page"])))
                 imported += 1
         return ImportReport(imported, skipped)
 
@@ -436,6 +477,12 @@ SQLITE_TRIGGERS = [
     """CREATE TRIGGER IF NOT EXISTS studio_versions_no_update BEFORE UPDATE ON studio_versions
        BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
     """CREATE TRIGGER IF NOT EXISTS studio_versions_no_delete BEFORE DELETE ON studio_versions
+       BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
+    """CREATE TRIGGER IF NOT EXISTS studio_version_pages_no_update
+       BEFORE UPDATE ON studio_version_pages
+       BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
+    """CREATE TRIGGER IF NOT EXISTS studio_version_pages_no_delete
+       BEFORE DELETE ON studio_version_pages
        BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
 ]
 
@@ -512,6 +559,8 @@ PG_TRIGGERS = [
          RAISE EXCEPTION 'published versions are immutable'; END $$""",
     """CREATE OR REPLACE TRIGGER studio_versions_immutable BEFORE UPDATE OR DELETE
        ON studio_versions FOR EACH ROW EXECUTE FUNCTION studio_versions_immutable()""",
+    """CREATE OR REPLACE TRIGGER studio_version_pages_immutable BEFORE UPDATE OR DELETE
+       ON studio_version_pages FOR EACH ROW EXECUTE FUNCTION studio_versions_immutable()""",
 ]
 
 

@@ -5,6 +5,15 @@ Published versions are rendered by the app's MapService (the same renderer and p
 cache as every map page) from a ``MapSpec`` built from the saved document; the texts
 go through the renderer's flags (title, caption, lang, dark, static, inset).
 
+What stays fixed: a version's page HTML is rendered once, at publish time (with the
+placeholder origin), and stored with the version; ``/maps/saved/{mapId}/v/{n}`` without
+reader overrides serves those bytes, so a data release never changes a published page.
+Everything else is drawn live from the data loaded now: the page with reader overrides
+(``?lang=ru``, ``?title=…``), versions published before pages were stored, the latest
+page ``/maps/saved/{mapId}``, PNG, SVG, titles and oEmbed. Those keep the version's
+document and its "Data as of …" caption, but the borders and places come from the
+current data.
+
 What a delete does: the draft, its edit token and the map's listing go; every
 published version stays reachable at ``/maps/saved/{mapId}/v/{n}`` because embeds
 already out point there; ``/maps/saved/{mapId}`` and the API answer 404.
@@ -65,7 +74,7 @@ from service.studio.store import MapRecord, MapRepository, VersionRecord, open_r
 from service.web.params import SettingsDep, StoreDep
 from service.web.problems import PROBLEMS, Problem, problem_document
 from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
-from service.web.routes.maps import add_path_hook
+from service.web.routes.maps import BASE_PLACEHOLDER, add_path_hook, with_base
 
 NO_STORE = {"cache-control": "no-store"}  # also keeps the response memo away
 PNG = "image/png"
@@ -577,8 +586,25 @@ async def publish_map(request: Request, mapId: str, repo: RepositoryDep,  # noqa
         raise ConflictError("The draft shows nothing yet: add a border, place, crossing or "
                             "country (items) before publishing.")  # fmt: skip
     info = store.info
-    version = await run_in_threadpool(repo.publish, record.id, info.data_version,
-                                      info.data_time, revision)  # fmt: skip
+    # The page is rendered now, once, and stored with the version: a later data release
+    # never changes it. It is rendered as version n of this revision; the repository
+    # refuses the publish if either moved meanwhile.
+    n = record.latest_version + 1
+    pending = VersionRecord(record.id, n, record.document, info.data_version,
+                            info.data_time, "")  # fmt: skip
+    service = request.app.state.map_service
+    page = await service.page(version_spec(pending),
+                              version_flags(pending, {}, service.default_tiles),
+                              BASE_PLACEHOLDER)  # fmt: skip
+    try:
+        version = await run_in_threadpool(
+            repo.publish, record.id, info.data_version, info.data_time,
+            record.revision if revision is None else revision, page, n)
+    except PreconditionFailedError:
+        if revision is not None:
+            raise
+        raise ConflictError("The draft changed while it was being published; publish "
+                            "again.") from None
     out = await version_out(request, version)
     return _json(out, 201, headers={"location": out["urls"]["page"]})
 
@@ -739,9 +765,17 @@ async def version_embed(request: Request, mapId: str, n: str,  # noqa: N803
             **PAGE)  # fmt: skip
 async def version_page(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
                        overrides: OverridesDep) -> Response:  # fmt: skip
-    """An immutable version, drawn from the data it was published with (shown as
-    "Data as of …" in its caption)."""
-    return await _page(request, await _version(repo, mapId, n), overrides)
+    """An immutable version: the page HTML rendered when it was published, byte for
+    byte (its caption says "Data as of …" that data). With reader overrides (``?lang=``,
+    ``?title=``, …), or for a version published before pages were stored, the page is
+    re-drawn from the data loaded now, with the version's document and caption."""
+    version = await _version(repo, mapId, n)
+    if all(value is None for value in overrides.values()):
+        stored = await run_in_threadpool(repo.version_page, version.map_id, version.n)
+        if stored is not None:
+            return HTMLResponse(with_base(stored, _base(request)),
+                                headers={"x-content-type-options": "nosniff"})
+    return await _page(request, version, overrides)
 
 
 # ---------------------------------------------------------------- the studio page
