@@ -9,12 +9,13 @@ layers are answered there, the same way for every backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 import shapely
 
+from service.domain.errors import CollectionNotFoundError
 from service.domain.frontier import BorderLevel, Frontier, LayerFeature, layer
 from service.domain.geometry import BBox
 from service.domain.records import (
@@ -88,6 +89,36 @@ class FeatureStore(Protocol):
     async def close(self) -> None:
         """Release files, connections and pools."""
         ...
+
+
+class CollectionLookup:
+    """Collection metadata read once when a store opens, and feature records from rows;
+    the same for every backend."""
+
+    #: collection id -> (metadata, all points?, first feature number)
+    _collections: dict[str, tuple[CollectionMeta, bool, int]]
+
+    def _meta(self, collection_id: str) -> tuple[CollectionMeta, bool, int]:
+        try:
+            return self._collections[collection_id]
+        except KeyError:
+            raise CollectionNotFoundError(
+                f"No collection {collection_id!r}. Collections: {', '.join(self._collections)}."
+            ) from None
+
+    async def collections(self) -> list[CollectionMeta]:
+        """Every collection, in API order."""
+        return [meta for meta, _, _ in self._collections.values()]
+
+    async def collection(self, collection_id: str) -> CollectionMeta:
+        """One collection, or CollectionNotFoundError."""
+        return self._meta(collection_id)[0]
+
+    @staticmethod
+    def _features(collection_id: str, rows: Iterable[Sequence[Any]]) -> list[Feature]:
+        """Feature records from (id, body, lon, lat) rows."""
+        return [Feature(collection_id, fid, body, (lon, lat) if lon is not None else None)
+                for fid, body, lon, lat in rows]  # fmt: skip
 
 
 class FrontierQueries:

@@ -18,7 +18,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ import shapely
 from service.domain import geometry
 from service.domain.collections import QUERYABLES, SMALL_COLLECTIONS, filter_key, iso
 from service.domain.errors import (
-    CollectionNotFoundError,
     FeatureNotFoundError,
     PlaceNotFoundError,
     StoreError,
@@ -45,7 +44,7 @@ from service.domain.records import (
     StoreInfo,
 )
 from service.domain.search import normalise, skeleton
-from service.store.base import FrontierQueries, build_frontier
+from service.store.base import CollectionLookup, FrontierQueries, build_frontier
 from service.store.prepare import PreparedData, fingerprint, prepare
 from service.store.sql_filters import SQLiteDialect, where_sql
 
@@ -306,7 +305,7 @@ def _bbox_sql(bbox: BBox) -> tuple[str, list[float]]:
     return "(" + " OR ".join(clauses) + ")", params
 
 
-class EmbeddedStore(FrontierQueries):
+class EmbeddedStore(CollectionLookup, FrontierQueries):
     """The FeatureStore over a read-only SQLite file."""
 
     def __init__(self, path: Path, mmap_bytes: int = 1 << 30) -> None:
@@ -356,23 +355,6 @@ class EmbeddedStore(FrontierQueries):
         """Close the file."""
         self.db.close()
 
-    # ------------------------------------------------------------ collections
-    def _meta(self, collection_id: str) -> tuple[CollectionMeta, bool, int]:
-        try:
-            return self._collections[collection_id]
-        except KeyError:
-            raise CollectionNotFoundError(
-                f"No collection {collection_id!r}. Collections: {', '.join(self._collections)}."
-            ) from None
-
-    async def collections(self) -> list[CollectionMeta]:
-        """Every collection, in API order."""
-        return [meta for meta, _, _ in self._collections.values()]
-
-    async def collection(self, collection_id: str) -> CollectionMeta:
-        """One collection, or CollectionNotFoundError."""
-        return self._meta(collection_id)[0]
-
     def _by_id(self, collection_id: str, feature_id: str) -> Sequence[Any] | None:
         """The row of a feature by its id, or by an id it had in earlier data."""
         row = self.db.execute("SELECT id, body, lon, lat FROM feature WHERE coll = ? AND id = ?",
@@ -382,10 +364,6 @@ class EmbeddedStore(FrontierQueries):
                 "SELECT f.id, f.body, f.lon, f.lat FROM alias a JOIN feature f ON f.fid = a.fid "
                 "WHERE a.coll = ? AND a.old_id = ?", (collection_id, feature_id)).fetchone()
         return row
-
-    def _features(self, collection_id: str, rows: Iterable[Sequence[Any]]) -> list[Feature]:
-        return [Feature(collection_id, fid, body, (lon, lat) if lon is not None else None)
-                for fid, body, lon, lat in rows]  # fmt: skip
 
     async def feature(self, collection_id: str, feature_id: str) -> Feature:
         """One feature by id (or an id it had before), or FeatureNotFoundError."""

@@ -34,7 +34,6 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from service.domain import geometry
 from service.domain.collections import QUERYABLES, SMALL_COLLECTIONS, filter_key, iso
 from service.domain.errors import (
-    CollectionNotFoundError,
     FeatureNotFoundError,
     PlaceNotFoundError,
     StoreError,
@@ -52,7 +51,7 @@ from service.domain.records import (
 )
 from service.domain.search import normalise, skeleton
 from service.store import embedded
-from service.store.base import FrontierQueries, build_frontier
+from service.store.base import CollectionLookup, FrontierQueries, build_frontier
 from service.store.prepare import PreparedData, fingerprint, prepare
 from service.store.sql_filters import PostgisDialect, where_sql
 
@@ -420,7 +419,7 @@ def _search_params(q: str) -> dict[str, str] | None:
     return {"n": n, "n_end": n + _KEY_END, "s": k, "s_end": k + _KEY_END}
 
 
-class PostgisStore(FrontierQueries):
+class PostgisStore(CollectionLookup, FrontierQueries):
     """The FeatureStore over a PostgreSQL/PostGIS database loaded by ``load``."""
 
     def __init__(self, pool: AsyncConnectionPool, schema: str, info: StoreInfo,
@@ -506,28 +505,6 @@ class PostgisStore(FrontierQueries):
                 return await cur.fetchall()
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL at {self.info.location}: {_first_line(exc)}") from None
-
-    # ------------------------------------------------------------ collections
-    def _meta(self, collection_id: str) -> tuple[CollectionMeta, bool, int]:
-        try:
-            return self._collections[collection_id]
-        except KeyError:
-            raise CollectionNotFoundError(
-                f"No collection {collection_id!r}. Collections: {', '.join(self._collections)}."
-            ) from None
-
-    async def collections(self) -> list[CollectionMeta]:
-        """Every collection, in API order."""
-        return [meta for meta, _, _ in self._collections.values()]
-
-    async def collection(self, collection_id: str) -> CollectionMeta:
-        """One collection, or CollectionNotFoundError."""
-        return self._meta(collection_id)[0]
-
-    @staticmethod
-    def _features(collection_id: str, rows: Iterable[Sequence[Any]]) -> list[Feature]:
-        return [Feature(collection_id, fid, body, (lon, lat) if lon is not None else None)
-                for fid, body, lon, lat in rows]  # fmt: skip
 
     async def feature(self, collection_id: str, feature_id: str) -> Feature:
         """One feature by id, or FeatureNotFoundError."""
