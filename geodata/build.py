@@ -11,6 +11,7 @@ Steps (each prints its progress and elapsed time to stderr):
               inland water, so river and lake frontiers survive);
 4. places:    GeoNames settlements plus the curated table;
 5. crossings: the curated checkpoints, located on their border line;
+5b. context:  regions, lakes and rivers for locator maps (geodata/context.py);
 6. write:     RFC 7946 GeoJSON (CRS84, 6 decimals, right-hand rule) and
               manifest.json.
 
