@@ -35,11 +35,12 @@ from service.domain.errors import StoreError
 from service.domain.frontier import simplified_level
 from service.domain.records import Feature
 from service.domain.search import normalise, skeleton
+from service.store.nearby import PlaceGrid
 
 logger = logging.getLogger("service.store.prepare")
 
 #: Bumped when the prepared rows change shape, so that older built files are rebuilt.
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 #: Border levels of detail (metres) prepared for every border.
 SIMPLIFY_LEVELS_M = (100.0, 1_000.0, 5_000.0)
 
@@ -85,6 +86,8 @@ class PreparedData:
     data_time: str
     fingerprint: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Per border level (same order as ``border_levels``): WKB, length (km), vertices.
+    border_level_shapes: list[tuple[bytes, float, int]] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -267,17 +270,45 @@ def prepare(data_dir: Path) -> PreparedData:
     codes = _country_codes(data_dir, raw["countries"])
     _measure_borders(raw["borders"], geoms["borders"], codes)  # type: ignore[arg-type]
     collections = {cid: _collection(cid, raw[cid], geoms[cid]) for cid in raw}
-    levels = []
+    levels, shapes = [], []
     for row in collections["borders"].features:
         assert row.geometry is not None
         metric = geometry.to_metric(row.geometry)  # projected once for every level
         border = Feature("borders", row.id, row.body)
         for tolerance in SIMPLIFY_LEVELS_M:
-            levels.append((row.id, tolerance,
-                           simplified_level(border, row.geometry, tolerance, metric).body))
-    return PreparedData(collections, levels, codes, version, data_time(data_dir), fp)
+            level = simplified_level(border, row.geometry, tolerance, metric)
+            levels.append((row.id, tolerance, level.body))
+            shapes.append((shapely.to_wkb(level.geometry), level.length_km, level.vertices))
+    return PreparedData(collections, levels, codes, version, data_time(data_dir), fp,
+                        border_level_shapes=shapes)
+
+
+def small_shapes(data: PreparedData) -> list[tuple[int, bytes]]:
+    """(fid, WKB) of every feature of the small layers, so that opening a store reads
+    their shapes without parsing GeoJSON (fid = the collection's base + idx)."""
+    out, base = [], 0
+    for cid, col in data.collections.items():
+        if cid in SMALL_COLLECTIONS:
+            wkb = shapely.to_wkb([f.geometry for f in col.features])
+            out += [(base + f.idx, bytes(w)) for f, w in zip(col.features, wkb, strict=True)
+                    if w is not None]  # fmt: skip
+        base += len(col.features)
+    return out
 
 
 def iter_small(data: PreparedData) -> Iterator[str]:
     """The small collections present."""
     return (cid for cid in SMALL_COLLECTIONS if cid in data.collections)
+
+
+def place_grid(data: PreparedData) -> PlaceGrid:
+    """The places' exact points and fids (fid = the collection's base + idx, as both
+    backends number features), ordered for ``near`` questions."""
+    base = 0
+    for cid, col in data.collections.items():
+        if cid == "places":
+            rows = [(base + f.idx, *f.lonlat) for f in col.features if f.lonlat is not None]
+            arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+            return PlaceGrid.build(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
+        base += len(col.features)
+    return PlaceGrid.build(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
