@@ -206,13 +206,17 @@ def _names(props: dict[str, Any], fid: str) -> list[tuple[int, str, int]]:
     others = [props.get("name_local"), props.get("name_en"), props.get("name_ru"),
               props.get("name_be"), fid, *(props.get("alternate_names") or [])]  # fmt: skip
     best: dict[tuple[int, str], int] = {}
+    keys: dict[str, tuple[str, str]] = {}  # a place repeats names across its fields
     for weight, name in ((0, props.get("name")), *((1, n) for n in others)):
         if not isinstance(name, str):
             continue
-        exact = normalise(name)
+        if name not in keys:
+            exact = normalise(name)
+            keys[name] = (exact, skeleton(name) if exact else "")
+        exact, skel = keys[name]
         if not exact:
             continue
-        for kind, key in ((0, exact), (1, skeleton(name))):
+        for kind, key in ((0, exact), (1, skel)):
             if key and weight < best.get((kind, key), 2):
                 best[(kind, key)] = weight
     return [(kind, key, weight) for (kind, key), weight in best.items()]
@@ -225,17 +229,23 @@ def _collection(cid: str, features: list[dict[str, Any]],
     east = north = -np.inf
     starts, ends = [], []
     points = bool(features)
+    # Bounds and types of all shapes at once (a point's bounds are its coordinates).
+    shapes = np.empty(len(geoms), dtype=object)
+    shapes[:] = list(geoms)
+    present = ~(shapely.is_missing(shapes) | shapely.is_empty(shapes))
+    all_bounds = shapely.bounds(shapes).tolist()
+    is_point = (shapely.get_type_id(shapes) == shapely.GeometryType.POINT).tolist()
     for idx, (feature, geom) in enumerate(zip(features, geoms, strict=True)):
         fid = str(feature.get("id", idx))
         props = feature.get("properties") or {}
         bounds = None
         lonlat = None
-        if geom is not None and not geom.is_empty:
-            w, s, e, n = (float(v) for v in geom.bounds)
+        if present[idx]:
+            w, s, e, n = all_bounds[idx]
             bounds = (w, s, e, n)
             west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
-            if geom.geom_type == "Point":
-                lonlat = (float(geom.x), float(geom.y))
+            if is_point[idx]:
+                lonlat = (w, s)
         if lonlat is None:
             points = False
         spans = [(iso(a), iso(b)) for a, b in time_spans(props)]
