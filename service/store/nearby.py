@@ -1,22 +1,24 @@
-"""Places near a point, in time that does not grow with the number of places.
+"""Places near a point, in time that hardly grows with the number of places.
 
-``PlaceGrid`` holds every place's exact lon/lat sorted along a Z-order (Morton) curve
-over a 65,536 x 65,536 grid of the places' extent, so that each quadtree node of that
-grid is one contiguous run of the arrays (found by binary search). Both backends build
-it when they load the data, store it as one blob and read it when first asked.
+``PlaceGrid`` holds every place's exact lon/lat and fid sorted along a Z-order (Morton)
+curve over a 65,536 x 65,536 grid of the places' extent, so that each quadtree node of
+that grid is one contiguous run of the arrays, found by binary search. Both backends
+build it when they load the data, store it as one blob (``to_bytes``, no pickle) and
+read it when first asked.
 
-``within`` counts the places inside a lon/lat box and within a geodesic radius
-exactly: nodes wholly inside the circle and the box count whole (their size is a
-subtraction), nodes wholly outside are dropped, and only the points of the nodes the
-circle's edge crosses (at most ``LEAF`` each, or one grid cell) are measured. A node
-is wholly inside when its four corners are: the geodesic distance from a point to a
-lon/lat rectangle of this size is largest at a corner (it grows with the longitude
-difference along a parallel and has no interior maximum along a meridian). It is
-wholly outside when the distance to its centre, less the centre's distance to its
-farthest corner, exceeds the radius (the triangle inequality). ``nearest`` finds the
-k nearest by measuring the places within a radius grown from the density until it
-holds k of them. Distances are the backends' geodesic function, so counts, order and
-distances are those of measuring every place in the box.
+``count`` walks the quadtree from nodes about half the query box wide: a node wholly
+inside the box and the circle counts whole (its size is a subtraction), a node wholly
+outside the circle is dropped, and only the places of the nodes on the circle's edge
+(at most ``LEAF`` each) are measured. Both node tests use the triangle inequality with
+the distance to the node's centre and a bound on the centre's distance to any point of
+the node (half its meridian arc plus half its widest parallel arc). Places and node
+centres are measured with Lambert's formula (``approx_km``, vectorised numpy), which
+stays within ``tolerance_km`` of the exact WGS84 distance; the exact function (pyproj,
+the one every answer's distances come from) is called only for the places whose
+approximate distance cannot decide: within the tolerance of the radius, or of the k-th
+distance. ``nearest`` counts, then measures the places within a radius grown from the
+density until it holds the k nearest. Counts, order (distance, then fid) and distances
+are those of measuring every place in the box.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,16 +75,22 @@ def approx_km(lon1: np.ndarray | float, lat1: np.ndarray | float, lon2: np.ndarr
               lat2: np.ndarray) -> np.ndarray:  # fmt: skip
     """Lambert's formula for the WGS84 geodesic distance in km, in numpy: within
     ``tolerance_km`` of the exact distance (and some 50 times cheaper to compute)."""
-    b1 = np.arctan((1.0 - _F) * np.tan(np.radians(lat1)))
+    if isinstance(lat1, float):  # one point to many: its terms once, as Python floats
+        b1: Any = math.atan((1.0 - _F) * math.tan(math.radians(lat1)))
+        cos_b1: Any = math.cos(b1)
+    else:
+        b1 = np.arctan((1.0 - _F) * np.tan(np.radians(lat1)))
+        cos_b1 = np.cos(b1)
     b2 = np.arctan((1.0 - _F) * np.tan(np.radians(lat2)))
     dlon = np.radians(lon2 - lon1)
-    h = np.sin((b2 - b1) / 2) ** 2 + np.cos(b1) * np.cos(b2) * np.sin(dlon / 2) ** 2
+    h = np.sin((b2 - b1) / 2) ** 2 + cos_b1 * np.cos(b2) * np.sin(dlon / 2) ** 2
     sigma = 2.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
     p, q = (b1 + b2) / 2, (b2 - b1) / 2
     half_sin, half_cos = np.sin(sigma / 2), np.cos(sigma / 2)
     apart = half_sin > 1e-12
-    x = (sigma - np.sin(sigma)) * (np.sin(p) * np.cos(q) / half_cos) ** 2
-    y = (sigma + np.sin(sigma)) * (np.cos(p) * np.sin(q) / np.where(apart, half_sin, 1.0)) ** 2
+    sin_sigma = np.sin(sigma)
+    x = (sigma - sin_sigma) * (np.sin(p) * np.cos(q) / half_cos) ** 2
+    y = (sigma + sin_sigma) * (np.cos(p) * np.sin(q) / np.where(apart, half_sin, 1.0)) ** 2
     return _A_KM * (sigma - _F / 2 * np.where(apart, x + y, 0.0))
 
 
