@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import uuid
 from collections.abc import Iterator
@@ -222,6 +223,37 @@ def test_near_is_nearest_first_within_the_radius(store):
     assert page.distances_km == sorted(page.distances_km)
     for f, km in zip(page.features, page.distances_km, strict=True):
         assert km == pytest.approx(expected[f.id], abs=0.001)
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_near_pages_count_and_order_as_measuring_every_place(store, monkeypatch, small):
+    """Pages of the nearest places (any offset) and numberMatched equal measuring every
+    place: nearest first, ties in data order; with the grid walked node by node too
+    (``small``: leaves of one place, no shortcut for small datasets)."""
+    from service.store import nearby
+
+    if small:
+        monkeypatch.setattr(nearby, "SMALL", 0)
+        monkeypatch.setattr(nearby, "LEAF", 1)
+    places = _raw("places")
+    rng = random.Random(8)
+    for _ in range(12):
+        lon, lat = rng.uniform(23.0, 33.0), rng.uniform(51.0, 56.5)
+        radius = rng.choice([0.5, 5.0, 25.0, 80.0, 400.0])
+        measured = []
+        for idx, f in enumerate(places):
+            plon, plat = f["geometry"]["coordinates"]
+            km = GEOD.inv(lon, lat, plon, plat)[2] / 1000
+            if km <= radius:
+                measured.append((km, idx, f["id"]))
+        measured.sort()
+        for limit, offset in ((10, 0), (3, 2), (50, 5)):
+            page = run(store.search_places(PlaceQuery(near=(lon, lat), radius_km=radius,
+                                                      limit=limit, offset=offset)))
+            want = measured[offset: offset + limit]
+            assert page.matched == len(measured), (lon, lat, radius)
+            assert [f.id for f in page.features] == [i for _, _, i in want]
+            assert page.distances_km == [round(km, 3) for km, _, _ in want]
 
 
 def test_place_hints_and_places_within(store):

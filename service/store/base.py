@@ -147,9 +147,14 @@ class FrontierQueries:
         return [c.feature for c in self.frontier.crossings_on(self.frontier.border_id(border_id))]
 
 
-def _layer(collection: str, rows: Iterable[tuple[str, bytes]]) -> dict[str, LayerFeature]:
-    features = [Feature(collection, fid, bytes(body)) for fid, body in rows]
-    geoms = shapely.from_geojson([orjson.dumps(orjson.loads(f.body)["geometry"]) for f in features])
+def _layer(collection: str, rows: Iterable[Sequence[Any]]) -> dict[str, LayerFeature]:
+    rows = list(rows)
+    features = [Feature(collection, row[0], bytes(row[1])) for row in rows]
+    if all(len(row) > 2 and row[2] is not None for row in rows):  # stored WKB: no parsing
+        geoms = shapely.from_wkb([bytes(row[2]) for row in rows])
+    else:
+        geoms = shapely.from_geojson([orjson.dumps(orjson.loads(f.body)["geometry"])
+                                      for f in features])  # fmt: skip
     for f, g in zip(features, geoms, strict=True):
         if g.geom_type == "Point":
             object.__setattr__(f, "lonlat", (float(g.x), float(g.y)))
@@ -157,12 +162,13 @@ def _layer(collection: str, rows: Iterable[tuple[str, bytes]]) -> dict[str, Laye
 
 
 def build_frontier(
-    small: dict[str, list[tuple[str, bytes]]],
-    levels: Iterable[tuple[str, float, bytes]],
+    small: dict[str, list[Sequence[Any]]],
+    levels: Iterable[Sequence[Any]],
     codes: Iterable[tuple[str, str, str]],
 ) -> Frontier:
-    """The in-memory small layers from stored rows: (id, GeoJSON bytes) per collection,
-    prepared border levels (id, tolerance in metres, bytes) and country codes."""
+    """The in-memory small layers from stored rows: (id, GeoJSON bytes[, WKB]) per
+    collection, prepared border levels (id, tolerance in metres, bytes[, WKB, length km,
+    vertices]) and country codes. With the WKB (and level figures) no GeoJSON is parsed."""
     codes = list(codes)
     frontier = Frontier(
         borders=_layer("borders", small.get("borders", [])),
@@ -171,10 +177,15 @@ def build_frontier(
         alpha3={a3: a2 for a3, a2, _ in codes},
         country_names={a2: name for _, a2, name in codes},
     )
-    for bid, tolerance, body in levels:
-        doc = orjson.loads(body)
-        geom = shapely.from_geojson(orjson.dumps(doc["geometry"]))
-        props = doc["properties"]
+    for row in levels:
+        bid, tolerance, body = row[0], row[1], bytes(row[2])
+        if len(row) > 5 and row[3] is not None:
+            geom, length, vertices = shapely.from_wkb(bytes(row[3])), row[4], row[5]
+        else:
+            doc = orjson.loads(body)
+            geom = shapely.from_geojson(orjson.dumps(doc["geometry"]))
+            length = doc["properties"]["simplified_length_km"]
+            vertices = doc["properties"]["vertices"]
         frontier.levels[(bid, float(tolerance))] = BorderLevel(
-            geom, float(props["simplified_length_km"]), int(props["vertices"]), bytes(body))
+            geom, float(length), int(vertices), body)
     return frontier

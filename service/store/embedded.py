@@ -45,7 +45,8 @@ from service.domain.records import (
 )
 from service.domain.search import normalise, skeleton
 from service.store.base import CollectionLookup, FrontierQueries, build_frontier
-from service.store.prepare import PreparedData, fingerprint, prepare
+from service.store.nearby import PlaceGrid
+from service.store.prepare import PreparedData, fingerprint, place_grid, prepare, small_shapes
 from service.store.sql_filters import SQLiteDialect, where_sql
 
 logger = logging.getLogger("service.store.embedded")
@@ -75,9 +76,12 @@ CREATE TABLE broad_prefix(kind INTEGER NOT NULL, key TEXT NOT NULL, matched INTE
 CREATE TABLE alias(coll TEXT NOT NULL, old_id TEXT NOT NULL, fid INTEGER NOT NULL,
   PRIMARY KEY(coll, old_id)) WITHOUT ROWID;
 CREATE TABLE border_level(border TEXT NOT NULL, simplify_m REAL NOT NULL, body BLOB NOT NULL,
+  wkb BLOB NOT NULL, length_km REAL NOT NULL, vertices INTEGER NOT NULL,
   PRIMARY KEY(border, simplify_m)) WITHOUT ROWID;
+CREATE TABLE shape(fid INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
 CREATE TABLE country_code(iso_a3 TEXT PRIMARY KEY, iso_a2 TEXT NOT NULL, name TEXT NOT NULL)
   WITHOUT ROWID;
+CREATE TABLE place_grid(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 _INDEXES = """
 CREATE UNIQUE INDEX feature_coll_idx ON feature(coll, idx);
@@ -134,8 +138,12 @@ def write_file(data: PreparedData, path: Path) -> None:
                            ((kind, key, base + f.idx, weight)
                             for f in col.features for kind, key, weight in f.names))  # fmt: skip
             base += len(col.features)
-        db.executemany("INSERT INTO border_level VALUES (?,?,?)", data.border_levels)
+        db.executemany("INSERT INTO border_level VALUES (?,?,?,?,?,?)",
+                       [(*level, *shape) for level, shape in zip(
+                           data.border_levels, data.border_level_shapes, strict=True)])
+        db.executemany("INSERT INTO shape VALUES (?,?)", small_shapes(data))
         db.executemany("INSERT INTO country_code VALUES (?,?,?)", data.country_codes)
+        db.execute("INSERT INTO place_grid VALUES (0, ?)", (place_grid(data).to_bytes(),))
         db.executescript(_INDEXES)
         _write_broad_prefixes(db)
         db.executemany("INSERT INTO meta VALUES (?,?)", [
@@ -164,12 +172,60 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
     to 8 characters shared by many keys, plus every key prefix of up to 5 characters,
     whose skeleton may be broad although few keys start with it ("vve" -> "ve").
     """
-    least = max(1, BROAD_PREFIX_MATCHES // 5)
     keys = [k for (k,) in db.execute("SELECT DISTINCT key FROM name WHERE kind = 0 ORDER BY key")]
+    rows: list[NameRows] = []
+    for kind in (0, 1):  # every name row of each kind, in key order (the primary key's)
+        got = db.execute("SELECT key, fid, weight FROM name WHERE kind = ? ORDER BY key, fid",
+                         (kind,)).fetchall()  # fmt: skip
+        rows.append(([r[0] for r in got], np.fromiter((r[1] for r in got), np.int64, len(got)),
+                     np.fromiter((r[2] for r in got), np.int64, len(got))))  # fmt: skip
+        del got
+    top = db.execute("SELECT MAX(fid) FROM feature").fetchone()[0]
+    population = np.zeros(int(top or 0) + 1, dtype=np.int64)
+    for fid, pop in db.execute("SELECT fid, population FROM feature"):
+        population[fid] = pop
+    out = broad_prefix_rows(keys, rows, population)
+    db.executemany("INSERT INTO broad_prefix VALUES (0,?,?,?)",
+                   [(p, m, fids.astype("<i8").tobytes()) for p, m, fids in out])
+
+
+#: Name rows of one kind in (key, fid) order: keys, fids, weights.
+NameRows = tuple[list[str], np.ndarray, np.ndarray]
+
+
+def prepared_name_rows(data: PreparedData) -> tuple[list[str], list[NameRows], np.ndarray]:
+    """What ``broad_prefix_rows`` needs, from prepared data: the distinct exact keys
+    (sorted), the name rows of each kind in (key, fid) order, population by fid."""
+    base = 0
+    by_kind: list[list[tuple[str, int, int]]] = [[], []]
+    population = np.zeros(sum(len(c.features) for c in data.collections.values()), np.int64)
+    for col in data.collections.values():
+        for f in col.features:
+            population[base + f.idx] = f.population
+            for kind, key, weight in f.names:
+                by_kind[kind].append((key, base + f.idx, weight))
+        base += len(col.features)
+    rows: list[NameRows] = []
+    for got in by_kind:
+        got.sort()  # keys are ASCII [0-9a-z ]: str order is SQLite's BINARY order
+        rows.append(([r[0] for r in got], np.fromiter((r[1] for r in got), np.int64, len(got)),
+                     np.fromiter((r[2] for r in got), np.int64, len(got))))  # fmt: skip
+    keys = rows[0][0]
+    distinct = [k for i, k in enumerate(keys) if i == 0 or k != keys[i - 1]]
+    return distinct, rows, population
+
+
+def broad_prefix_rows(keys: list[str], rows: list[NameRows],
+                      population: np.ndarray) -> list[tuple[str, int, np.ndarray]]:  # fmt: skip
+    """(prefix, numberMatched, first ``BROAD_PREFIX_TOP`` fids) of every broad prefix.
+
+    *keys*: the distinct exact (kind 0) keys, sorted; *rows*: the name rows of kinds 0
+    and 1 in (key, fid) order; *population*: by fid. See ``_write_broad_prefixes``.
+    """
+    least = max(1, BROAD_PREFIX_MATCHES // 5)
     # Keys hold only [0-9a-z ] (ASCII): their first 8 bytes, sorted as the keys are.
     heads = np.array([k[:8].encode() for k in keys], dtype="S8")
     lengths = np.fromiter((len(k) for k in keys), np.int64, len(keys))
-    del keys
     candidates: set[str] = set()
     for length in range(1, 9):  # only prefixes shared by many keys can match many places
         cut = heads[lengths >= length].astype(f"S{length}")  # still sorted
@@ -184,19 +240,7 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
             break
         candidates |= wide
     if not candidates:
-        return
-    # Every name row of each kind, in key order (the primary key's order).
-    rows: list[tuple[list[str], np.ndarray, np.ndarray]] = []
-    for kind in (0, 1):
-        got = db.execute("SELECT key, fid, weight FROM name WHERE kind = ? ORDER BY key, fid",
-                         (kind,)).fetchall()  # fmt: skip
-        rows.append(([r[0] for r in got], np.fromiter((r[1] for r in got), np.int64, len(got)),
-                     np.fromiter((r[2] for r in got), np.int64, len(got))))  # fmt: skip
-        del got
-    top = db.execute("SELECT MAX(fid) FROM feature").fetchone()[0]
-    population = np.zeros(int(top or 0) + 1, dtype=np.int64)
-    for fid, pop in db.execute("SELECT fid, population FROM feature"):
-        population[fid] = pop
+        return []
     out = []
     for prefix in sorted(candidates):
         params = _search_keys(prefix)
@@ -223,8 +267,8 @@ def _write_broad_prefixes(db: sqlite3.Connection) -> None:
         if len(fid) < least:
             continue
         best = np.lexsort((fid, -population[fid], rank))[:BROAD_PREFIX_TOP]
-        out.append((prefix, len(fid), fid[best].astype("<i8").tobytes()))
-    db.executemany("INSERT INTO broad_prefix VALUES (0,?,?,?)", out)
+        out.append((prefix, len(fid), fid[best]))
+    return out
 
 
 def _search_keys(q: str) -> dict[str, str] | None:
@@ -321,14 +365,17 @@ class EmbeddedStore(CollectionLookup, FrontierQueries):
             meta = dict(self.db.execute("SELECT key, value FROM meta"))
             self._collections = self._read_collections()
             small = {cid: list(self.db.execute(
-                "SELECT id, body FROM feature WHERE coll = ? ORDER BY idx", (cid,)))
+                "SELECT f.id, f.body, s.wkb FROM feature f LEFT JOIN shape s ON s.fid = f.fid "
+                "WHERE f.coll = ? ORDER BY f.idx", (cid,)))
                 for cid in ("borders", "countries", "crossings")}  # fmt: skip
-            levels = self.db.execute("SELECT border, simplify_m, body FROM border_level")
+            levels = self.db.execute(
+                "SELECT border, simplify_m, body, wkb, length_km, vertices FROM border_level")
             codes = self.db.execute("SELECT iso_a3, iso_a2, name FROM country_code")
             self.frontier = build_frontier(small, levels, codes)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a readable store file ({exc})") from None
         self.path = path
+        self._grid: PlaceGrid | None = None
         self.info = StoreInfo("embedded", meta.get("data_version", "unknown"),
                               meta.get("data_time", ""), str(path),
                               time.perf_counter() - started)  # fmt: skip
@@ -465,6 +512,26 @@ class EmbeddedStore(CollectionLookup, FrontierQueries):
             f"SELECT fid, id, body, lon, lat FROM feature WHERE fid IN ({marks})", list(fids))}
         return self._features("places", (rows[f] for f in fids))
 
+    def _place_grid(self) -> PlaceGrid:
+        """The places' points for ``near`` (read from the file when first asked)."""
+        if self._grid is None:
+            (blob,) = self.db.execute("SELECT data FROM place_grid WHERE id = 0").fetchone()
+            self._grid = PlaceGrid.from_bytes(blob)
+        return self._grid
+
+    def _measure_near(self, lon: float, lat: float, radius: float, box: BBox) -> dict[int, float]:
+        """fid -> distance (km) of every place in *box* within *radius*, each one measured
+        (for boxes across the antimeridian or near a pole, where the grid is not used)."""
+        sql, params = _bbox_sql(box)
+        rows = self.db.execute(
+            f"SELECT f.fid, f.lon, f.lat FROM feature f WHERE f.coll = 'places' AND {sql}",
+            params).fetchall()  # fmt: skip
+        if not rows:
+            return {}
+        arr = np.asarray(rows, dtype=float)
+        dist = geometry.geodesic_distances_km(lon, lat, arr[:, 1], arr[:, 2])
+        return {int(f): float(d) for f, d in zip(arr[:, 0], dist, strict=True) if d <= radius}
+
     async def search_places(self, query: PlaceQuery) -> FeaturePage:
         """Places by name (best match, then population) and/or distance (nearest first)."""
         meta, _, base = self._meta("places")
@@ -478,15 +545,19 @@ class EmbeddedStore(CollectionLookup, FrontierQueries):
         if query.near is not None:
             lon, lat = query.near
             radius = query.radius_km if query.radius_km is not None else 25.0
-            sql, params = _bbox_sql(geometry.degrees_around(lon, lat, radius))
-            rows = self.db.execute(
-                f"SELECT f.fid, f.lon, f.lat FROM feature f WHERE f.coll = 'places' AND {sql}",
-                params).fetchall()  # fmt: skip
-            if rows:
-                arr = np.asarray(rows, dtype=float)
-                dist = geometry.geodesic_distances_km(lon, lat, arr[:, 1], arr[:, 2])
-                distances = {int(f): float(d) for f, d in zip(arr[:, 0], dist, strict=True)
-                             if d <= radius}  # fmt: skip
+            box = geometry.degrees_around(lon, lat, radius)
+            if PlaceGrid.usable(lon, lat, radius, box):
+                grid = self._place_grid()
+                if not query.q and allowed is None:  # the k nearest and how many in all
+                    matched, fids, dist = grid.nearest(lon, lat, radius, box,
+                                                       query.offset + query.limit)  # fmt: skip
+                    page = fids[query.offset:].tolist()
+                    return FeaturePage(matched, self._by_fids(page),
+                                       [round(float(d), 3) for d in dist[query.offset:]])
+                fids, dist = grid.all_within(lon, lat, radius, box)
+                distances = dict(zip(fids.tolist(), dist.tolist(), strict=True))
+            else:
+                distances = self._measure_near(lon, lat, radius, box)
         if query.q:
             if query.near is None and allowed is None:
                 broad = self._broad(query.q, query.limit, query.offset)

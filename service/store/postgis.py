@@ -52,7 +52,8 @@ from service.domain.records import (
 from service.domain.search import normalise, skeleton
 from service.store import embedded
 from service.store.base import CollectionLookup, FrontierQueries, build_frontier
-from service.store.prepare import PreparedData, fingerprint, prepare
+from service.store.nearby import PlaceGrid
+from service.store.prepare import PreparedData, fingerprint, place_grid, prepare, small_shapes
 from service.store.sql_filters import PostgisDialect, where_sql
 
 logger = logging.getLogger("service.store.postgis")
@@ -68,7 +69,7 @@ CONNECT_TIMEOUT_S = 5
 #: server's approximate pre-ranking and the exact geodesic ranking disagree.
 NEAR_SPARE = 16
 #: The table layout this module reads; a schema loaded with another one must be reloaded.
-LAYOUT = "2"
+LAYOUT = "3"
 
 _SCHEMA = """
 CREATE TABLE {s}.meta(key text PRIMARY KEY, value text NOT NULL);
@@ -91,9 +92,12 @@ CREATE TABLE {s}.broad_prefix(kind smallint NOT NULL, key text COLLATE "C" NOT N
 CREATE TABLE {s}.alias(coll text NOT NULL, old_id text NOT NULL, fid bigint NOT NULL,
   PRIMARY KEY(coll, old_id));
 CREATE TABLE {s}.border_level(border text NOT NULL, simplify_m float8 NOT NULL,
-  body bytea NOT NULL, PRIMARY KEY(border, simplify_m));
+  body bytea NOT NULL, wkb bytea NOT NULL, length_km float8 NOT NULL, vertices int NOT NULL,
+  PRIMARY KEY(border, simplify_m));
+CREATE TABLE {s}.shape(fid bigint PRIMARY KEY, wkb bytea NOT NULL);
 CREATE TABLE {s}.country_code(iso_a3 text COLLATE "C" PRIMARY KEY, iso_a2 text NOT NULL,
   name text NOT NULL);
+CREATE TABLE {s}.place_grid(data bytea NOT NULL);
 """
 # Indexes after COPY: one sort each instead of row-by-row inserts.
 _INDEXES = """
@@ -174,10 +178,11 @@ def rtree_boxes(bounds: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ewkb(geom: Any) -> str | None:
-    if geom is None:
-        return None
-    return shapely.to_wkb(shapely.set_srid(geom, 4326), hex=True, include_srid=True)
+def _ewkb(geoms: Sequence[Any]) -> list[str | None]:
+    """Hex EWKB (SRID 4326) of each geometry (None stays None), converted in one call."""
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    return shapely.to_wkb(shapely.set_srid(arr, 4326), hex=True, include_srid=True).tolist()
 
 
 # ------------------------------------------------------------------ loading
@@ -190,23 +195,9 @@ async def _connect(database_url: str, **kwargs: Any) -> psycopg.AsyncConnection[
                          f"{_first_line(exc)}") from None  # fmt: skip
 
 
-def _candidate_prefixes(keys: Sequence[str]) -> list[str]:
-    """Key prefixes (up to 8 characters) shared by enough keys that they may match
-    ``BROAD_PREFIX_MATCHES`` places; the same candidates as the embedded build.
-
-    The thresholds are read from ``service.store.embedded`` when used, so that both
-    backends always precompute the same prefixes."""
-    candidates: set[str] = set()
-    for length in range(1, 9):
-        counts: dict[str, int] = {}
-        for key in keys:
-            if len(key) >= length:
-                counts[key[:length]] = counts.get(key[:length], 0) + 1
-        wide = {p for p, c in counts.items() if c >= embedded.BROAD_PREFIX_MATCHES // 4}
-        if not wide:
-            break
-        candidates |= wide
-    return sorted(candidates)
+def _broad_rows(data: PreparedData) -> list[tuple[str, int, np.ndarray]]:
+    keys, rows, population = embedded.prepared_name_rows(data)
+    return embedded.broad_prefix_rows(keys, rows, population)
 
 
 async def _copy(cur: psycopg.AsyncCursor[Any], statement: sql.Composed,
@@ -230,21 +221,30 @@ async def _write(conn: psycopg.AsyncConnection[Any], data: PreparedData, s: sql.
             collections.append((col.id, ord_, col.title, col.description, len(col.features),
                                 *col.extent, t_start, t_end, col.points, base, exact))
             boxes = rtree_boxes([f.bbox or (0.0, 0.0, 0.0, 0.0) for f in col.features])
-            for f, box in zip(col.features, boxes.tolist(), strict=True):
+            shapes = _ewkb([f.geometry for f in col.features])
+            for f, box, shape in zip(col.features, boxes.tolist(), shapes, strict=True):
                 fid = base + f.idx
                 lon, lat = f.lonlat or (None, None)
                 box = box if f.bbox is not None else (None,) * 4
                 features.append((fid, col.id, f.idx, f.id, lon, lat, f.population, f.body,
-                                 _ewkb(f.geometry), exact, *box))
+                                 shape, exact, *box))
                 spans += [(fid, a, b) for a, b in f.spans]
                 filters += [(col.id, n, v, fid) for n, v in set(f.filters)]
                 names += [(kind, key, fid, weight) for kind, key, weight in f.names]
                 aliases += [(col.id, old, fid) for old in f.former_ids]
             base += len(col.features)
+        # The first pages of broad prefixes, ranked as the embedded build ranks them (the
+        # same function), and the places' points for `near`: computed here, copied in.
+        broad = [(0, prefix, matched, fids.tolist()) for prefix, matched, fids in
+                 await asyncio.to_thread(_broad_rows, data)]  # fmt: skip
+        grid = await asyncio.to_thread(lambda: place_grid(data).to_bytes())
         for table, rows in (("collection", collections), ("feature", features),
+                            ("broad_prefix", broad), ("place_grid", [(grid,)]),
                             ("span", spans), ("filter", filters), ("name", names),
                             ("alias", list(dict((r[:2], r) for r in aliases).values())),
-                            ("border_level", data.border_levels),
+                            ("border_level", [(*level, *shape) for level, shape in zip(
+                                data.border_levels, data.border_level_shapes, strict=True)]),
+                            ("shape", small_shapes(data)),
                             ("country_code", data.country_codes)):  # fmt: skip
             await _copy(cur, sql.SQL("COPY {s}.{t} FROM STDIN").format(
                 s=s, t=sql.Identifier(table)), rows)
@@ -254,29 +254,6 @@ async def _write(conn: psycopg.AsyncConnection[Any], data: PreparedData, s: sql.
             ("data_time", data.data_time), ("layout", LAYOUT)])
         await cur.execute(sql.SQL("ANALYZE {s}.name").format(s=s))
         await cur.execute(sql.SQL("ANALYZE {s}.feature").format(s=s))
-        await _write_broad_prefixes(cur, s)
-
-
-async def _write_broad_prefixes(cur: psycopg.AsyncCursor[Any], s: sql.Identifier) -> None:
-    """Store the first page (and numberMatched) of every search prefix matching at least
-    ``BROAD_PREFIX_MATCHES`` places: the live ranking's answer, computed by the server."""
-    await cur.execute(sql.SQL("SELECT DISTINCT key FROM {s}.name WHERE kind = 0").format(s=s))
-    keys = [k for (k,) in await cur.fetchall()]
-    prefixes = _candidate_prefixes(keys)
-    if not prefixes:
-        return
-    ranked = _hits_sql("c.n", "c.n || chr(127)", "c.s", "c.s || chr(127)")
-    # As the embedded build: the row of a prefix holds the answer to a search for it.
-    searches = [(p, k) for p in prefixes if (k := _search_params(p)) is not None]
-    await cur.execute(sql.SQL(
-        "INSERT INTO {s}.broad_prefix SELECT 0, c.key, r.matched, r.fids "
-        "FROM unnest(%s::text[], %s::text[], %s::text[]) AS c(key, n, s) "
-        "CROSS JOIN LATERAL (SELECT count(*) AS matched, (array_agg(h.fid ORDER BY h.rank, "
-        "f.population DESC, f.idx))[1:%s] AS fids FROM (" + ranked + ") AS h "
-        "JOIN {s}.feature f ON f.fid = h.fid) AS r WHERE r.matched >= %s"
-    ).format(s=s), ([p for p, _ in searches], [k["n"] for _, k in searches],
-                    [k["s"] for _, k in searches],
-                    embedded.BROAD_PREFIX_TOP, embedded.BROAD_PREFIX_MATCHES))  # fmt: skip
 
 
 async def load(database_url: str, data_dir: Path, schema: str = "frontier_atlas") -> PreparedData:
@@ -431,6 +408,7 @@ class PostgisStore(CollectionLookup, FrontierQueries):
         self.frontier = frontier
         self._collections = collections
         self._broad_keys = broad_keys
+        self._grid: PlaceGrid | None = None
         self._s = '"' + schema.replace('"', '""') + '"'
 
     @classmethod
@@ -462,11 +440,12 @@ class PostgisStore(CollectionLookup, FrontierQueries):
             small = {}
             for cid in SMALL_COLLECTIONS:
                 cur = await conn.execute(sql.SQL(
-                    "SELECT id, body FROM {s}.feature WHERE coll = %s ORDER BY idx").format(s=s),
+                    "SELECT f.id, f.body, sh.wkb FROM {s}.feature f LEFT JOIN {s}.shape sh "
+                    "ON sh.fid = f.fid WHERE f.coll = %s ORDER BY f.idx").format(s=s),
                     (cid,), binary=True)  # fmt: skip
                 small[cid] = await cur.fetchall()
             levels = await (await conn.execute(sql.SQL(
-                "SELECT border, simplify_m, body FROM {s}.border_level "
+                "SELECT border, simplify_m, body, wkb, length_km, vertices FROM {s}.border_level "
                 "ORDER BY border COLLATE \"C\", simplify_m").format(s=s), binary=True)).fetchall()
             codes = await (await conn.execute(sql.SQL(
                 "SELECT iso_a3, iso_a2, name FROM {s}.country_code ORDER BY iso_a3")
@@ -571,6 +550,13 @@ class PostgisStore(CollectionLookup, FrontierQueries):
             f"WHERE {' AND '.join(where)}", order, p, query.limit, query.offset, collection_id)
 
     # ------------------------------------------------------------ places
+    async def _place_grid(self) -> PlaceGrid:
+        """The places' points for ``near`` (read from the database when first asked)."""
+        if self._grid is None:
+            rows = await self._rows("SELECT data FROM {s}.place_grid", ())
+            self._grid = PlaceGrid.from_bytes(bytes(rows[0][0]))
+        return self._grid
+
     async def _by_fids(self, fids: Sequence[int]) -> list[Feature]:
         if not fids:
             return []
@@ -629,6 +615,16 @@ class PostgisStore(CollectionLookup, FrontierQueries):
         self._meta("places")
         distances: dict[int, float] | None = None
         sent: dict[int, Feature] = {}
+        if query.near is not None and not query.q and not query.filters:
+            lon, lat = query.near
+            radius = query.radius_km if query.radius_km is not None else 25.0
+            box = geometry.degrees_around(lon, lat, radius)
+            if PlaceGrid.usable(lon, lat, radius, box):  # the k nearest and how many in all
+                grid = await self._place_grid()
+                matched, fids, dist = grid.nearest(lon, lat, radius, box,
+                                                   query.offset + query.limit)  # fmt: skip
+                return FeaturePage(matched, await self._by_fids(fids[query.offset:].tolist()),
+                                   [round(float(d), 3) for d in dist[query.offset:]])
         if query.near is not None:
             radius = query.radius_km if query.radius_km is not None else 25.0
             wanted = query.offset + query.limit

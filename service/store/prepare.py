@@ -35,11 +35,12 @@ from service.domain.errors import StoreError
 from service.domain.frontier import simplified_level
 from service.domain.records import Feature
 from service.domain.search import normalise, skeleton
+from service.store.nearby import PlaceGrid
 
 logger = logging.getLogger("service.store.prepare")
 
 #: Bumped when the prepared rows change shape, so that older built files are rebuilt.
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 #: Border levels of detail (metres) prepared for every border.
 SIMPLIFY_LEVELS_M = (100.0, 1_000.0, 5_000.0)
 
@@ -85,6 +86,8 @@ class PreparedData:
     data_time: str
     fingerprint: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Per border level (same order as ``border_levels``): WKB, length (km), vertices.
+    border_level_shapes: list[tuple[bytes, float, int]] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -203,13 +206,17 @@ def _names(props: dict[str, Any], fid: str) -> list[tuple[int, str, int]]:
     others = [props.get("name_local"), props.get("name_en"), props.get("name_ru"),
               props.get("name_be"), fid, *(props.get("alternate_names") or [])]  # fmt: skip
     best: dict[tuple[int, str], int] = {}
+    keys: dict[str, tuple[str, str]] = {}  # a place repeats names across its fields
     for weight, name in ((0, props.get("name")), *((1, n) for n in others)):
         if not isinstance(name, str):
             continue
-        exact = normalise(name)
+        if name not in keys:
+            exact = normalise(name)
+            keys[name] = (exact, skeleton(name) if exact else "")
+        exact, skel = keys[name]
         if not exact:
             continue
-        for kind, key in ((0, exact), (1, skeleton(name))):
+        for kind, key in ((0, exact), (1, skel)):
             if key and weight < best.get((kind, key), 2):
                 best[(kind, key)] = weight
     return [(kind, key, weight) for (kind, key), weight in best.items()]
@@ -222,17 +229,23 @@ def _collection(cid: str, features: list[dict[str, Any]],
     east = north = -np.inf
     starts, ends = [], []
     points = bool(features)
+    # Bounds and types of all shapes at once (a point's bounds are its coordinates).
+    shapes = np.empty(len(geoms), dtype=object)
+    shapes[:] = list(geoms)
+    present = ~(shapely.is_missing(shapes) | shapely.is_empty(shapes))
+    all_bounds = shapely.bounds(shapes).tolist()
+    is_point = (shapely.get_type_id(shapes) == shapely.GeometryType.POINT).tolist()
     for idx, (feature, geom) in enumerate(zip(features, geoms, strict=True)):
         fid = str(feature.get("id", idx))
         props = feature.get("properties") or {}
         bounds = None
         lonlat = None
-        if geom is not None and not geom.is_empty:
-            w, s, e, n = (float(v) for v in geom.bounds)
+        if present[idx]:
+            w, s, e, n = all_bounds[idx]
             bounds = (w, s, e, n)
             west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
-            if geom.geom_type == "Point":
-                lonlat = (float(geom.x), float(geom.y))
+            if is_point[idx]:
+                lonlat = (w, s)
         if lonlat is None:
             points = False
         spans = [(iso(a), iso(b)) for a, b in time_spans(props)]
@@ -267,17 +280,45 @@ def prepare(data_dir: Path) -> PreparedData:
     codes = _country_codes(data_dir, raw["countries"])
     _measure_borders(raw["borders"], geoms["borders"], codes)  # type: ignore[arg-type]
     collections = {cid: _collection(cid, raw[cid], geoms[cid]) for cid in raw}
-    levels = []
+    levels, shapes = [], []
     for row in collections["borders"].features:
         assert row.geometry is not None
         metric = geometry.to_metric(row.geometry)  # projected once for every level
         border = Feature("borders", row.id, row.body)
         for tolerance in SIMPLIFY_LEVELS_M:
-            levels.append((row.id, tolerance,
-                           simplified_level(border, row.geometry, tolerance, metric).body))
-    return PreparedData(collections, levels, codes, version, data_time(data_dir), fp)
+            level = simplified_level(border, row.geometry, tolerance, metric)
+            levels.append((row.id, tolerance, level.body))
+            shapes.append((shapely.to_wkb(level.geometry), level.length_km, level.vertices))
+    return PreparedData(collections, levels, codes, version, data_time(data_dir), fp,
+                        border_level_shapes=shapes)
+
+
+def small_shapes(data: PreparedData) -> list[tuple[int, bytes]]:
+    """(fid, WKB) of every feature of the small layers, so that opening a store reads
+    their shapes without parsing GeoJSON (fid = the collection's base + idx)."""
+    out, base = [], 0
+    for cid, col in data.collections.items():
+        if cid in SMALL_COLLECTIONS:
+            wkb = shapely.to_wkb([f.geometry for f in col.features])
+            out += [(base + f.idx, bytes(w)) for f, w in zip(col.features, wkb, strict=True)
+                    if w is not None]  # fmt: skip
+        base += len(col.features)
+    return out
 
 
 def iter_small(data: PreparedData) -> Iterator[str]:
     """The small collections present."""
     return (cid for cid in SMALL_COLLECTIONS if cid in data.collections)
+
+
+def place_grid(data: PreparedData) -> PlaceGrid:
+    """The places' exact points and fids (fid = the collection's base + idx, as both
+    backends number features), ordered for ``near`` questions."""
+    base = 0
+    for cid, col in data.collections.items():
+        if cid == "places":
+            rows = [(base + f.idx, *f.lonlat) for f in col.features if f.lonlat is not None]
+            arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+            return PlaceGrid.build(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
+        base += len(col.features)
+    return PlaceGrid.build(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
