@@ -198,6 +198,10 @@ def _effective_dependant(route: fastapi_routing.APIRoute) -> Dependant:
 class AtlasRoute(fastapi_routing.APIRoute):
     """An APIRoute whose handler solves plain requests with a precomputed plan."""
 
+    #: True once a handler with a plan was built (routes that need FastAPI's solver
+    #: for every request stay False).
+    planned = False
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         """FastAPI's handler, fronted by the plan when the whole route fits one."""
         generic = super().get_route_handler()
@@ -207,6 +211,7 @@ class AtlasRoute(fastapi_routing.APIRoute):
         plan = _plan(_effective_dependant(self))
         if plan is None or not (inspect.isclass(returns) and issubclass(returns, Response)):
             return generic
+        self.planned = True
         overrides = self.dependency_overrides_provider
 
         async def handler(request: Request) -> Response:
