@@ -12,6 +12,7 @@ import gzip
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ NO_MEMO_HEADER = "x-atlas-no-memo"
 _COMPRESSIBLE = ("json", "html", "text/", "javascript", "xml", "svg")
 
 
+@lru_cache(maxsize=256)  # clients send few distinct values; each is parsed once
 def choose_encoding(accept_encoding: str) -> str | None:
     """``br`` if the client takes it, else ``gzip``, else None (identity)."""
     accepted = dict(quality_list(accept_encoding))
