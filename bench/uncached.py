@@ -230,7 +230,13 @@ def prefetch(base: str, urls: dict[str, list[str]]) -> dict[str, dict[str, Any]]
     return stats
 
 
-def wrk(base: str, key: str, connections: int, start_at: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(base: str, key: str, connections: int, start_at: int, pid: int) -> dict[str, Any]:
     cmd = run.pinned(
         [
             "wrk",
@@ -248,7 +254,9 @@ def wrk(base: str, key: str, connections: int, start_at: int) -> dict[str, Any]:
         ],
         run.wrk_cpus(),
     )
+    cpu0 = cpu_seconds(pid)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION + 60)
+    cpu = cpu_seconds(pid) - cpu0
     line = next((x for x in r.stdout.splitlines() if x.startswith("BENCHJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed: {r.stdout}\n{r.stderr}")
@@ -260,12 +268,16 @@ def wrk(base: str, key: str, connections: int, start_at: int) -> dict[str, Any]:
         "p99_ms": raw["p99_us"] / 1000,
         "requests": raw["requests"],
         "errors": sum(raw["errors"].values()),
+        # The server's own CPU time per answer: steadier than req/s when other work
+        # shares the cores (the run may also count a few requests still queued at the end).
+        "cpu_ms": 1000 * cpu / raw["requests"] if raw["requests"] else 0.0,
     }
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per figure, the median over the rounds; requests and errors summed."""
-    out = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+    out = {k: statistics.median(r.get(k, 0.0) for r in runs)
+           for k in ("rps", "p50_ms", "p99_ms", "cpu_ms")}
     out["requests_max"] = max(r["requests"] for r in runs)
     out["errors"] = sum(r["errors"] for r in runs)
     return out
@@ -337,10 +349,14 @@ def report(info: dict[str, str], stats: dict, res: dict) -> str:
         "the bytes ours returned for the same URL.",
         f"- Targets (issue 8): ours >= {TARGET_SHARE:.0%} of the ceiling's req/s; "
         f"p99 < {TARGET_P99_MS:g} ms at 32 connections.",
+        "- CPU ms/req: the server process's user + system CPU time over the run divided by "
+        "the requests wrk counted; unlike req/s and latency it hardly moves when other "
+        "work shares the cores (compare the load above).",
         "",
         "| endpoint | conns | ours req/s | ours p50 ms | ours p99 ms | Starlette req/s "
-        "| Starlette p50 ms | Starlette p99 ms | ours/Starlette (range) | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Starlette p50 ms | Starlette p99 ms | ours/Starlette (range) | target "
+        "| CPU ms/req ours / Starlette |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for key, per in res.items():
         for c, r in per.items():
@@ -350,7 +366,8 @@ def report(info: dict[str, str], stats: dict, res: dict) -> str:
             lines.append(
                 f"| `{ENDPOINTS[key]}` | {c} | {o['rps']:,.0f} | {o['p50_ms']:.2f} | "
                 f"{o['p99_ms']:.2f} | {s['rps']:,.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | "
-                f"{share:.1%} ({lo:.1%}–{hi:.1%}) | {'met' if ok else 'missed'} |"
+                f"{share:.1%} ({lo:.1%}–{hi:.1%}) | {'met' if ok else 'missed'} | "
+                f"{o.get('cpu_ms', 0):.3f} / {s.get('cpu_ms', 0):.3f} |"
             )
     lines += [
         "",
@@ -398,10 +415,10 @@ def main() -> None:
     for rnd in range(ROUNDS):
         for key in urls:
             for c in CONNECTIONS:
-                order = [("ours", base_ours), ("starlette", base_ceiling)]
+                order = [("ours", base_ours, ours.pid), ("starlette", base_ceiling, ceiling.pid)]
                 row: dict[str, Any] = {}
-                for name, base in order if turn % 2 == 0 else order[::-1]:
-                    row[name] = wrk(base, key, c, start_at=(turn * 997) % len(urls[key]))
+                for name, base, pid in order if turn % 2 == 0 else order[::-1]:
+                    row[name] = wrk(base, key, c, start_at=(turn * 997) % len(urls[key]), pid=pid)
                     run.settle(base + "/healthz" if name == "ours" else base + urls[key][0])
                     raw[key][str(c)][name].append(row[name])
                 turn += 1
@@ -409,7 +426,8 @@ def main() -> None:
                 print(
                     f"  [{rnd + 1}/{ROUNDS}] {key:14} c={c:<3} ours {o['rps']:8,.0f} req/s "
                     f"p50 {o['p50_ms']:6.2f} p99 {o['p99_ms']:7.2f} | starlette "
-                    f"{s['rps']:8,.0f} req/s | {o['rps'] / s['rps']:.1%}",
+                    f"{s['rps']:8,.0f} req/s | {o['rps'] / s['rps']:.1%} | CPU ms/req ours "
+                    f"{o['cpu_ms']:.3f} starlette {s['cpu_ms']:.3f}",
                     flush=True,
                 )
     res = summarise(raw)

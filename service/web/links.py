@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -37,12 +37,28 @@ def self_links(request: Request, path: str, json_type: str = JSON) -> list[dict]
     ]
 
 
-def current_links(request: Request, json_type: str = JSON) -> list[dict]:
+class _CurrentURL:
+    """The request URL with some query parameters set, as Starlette's
+    ``URL.include_query_params`` writes it (the others kept in order, the new ones
+    last), with the URL split and its query parsed once for all the variants."""
+
+    def __init__(self, request: Request) -> None:
+        url = request.url
+        self.base = url.components._replace(query="", fragment="").geturl() + "?"
+        self.pairs = parse_qsl(url.query, keep_blank_values=True)
+
+    def with_params(self, **params: Any) -> str:
+        kept = [(k, v) for k, v in self.pairs if k not in params]
+        return self.base + urlencode(kept + [(k, str(v)) for k, v in params.items()])
+
+
+def current_links(request: Request, json_type: str = JSON,
+                  url: _CurrentURL | None = None) -> list[dict]:  # fmt: skip
     """``self`` and ``alternate`` links for the current URL, keeping its query parameters."""
-    url = request.url
+    url = url or _CurrentURL(request)
     return [
-        link(str(url.include_query_params(f="json")), "self", json_type, "This document as JSON"),
-        link(str(url.include_query_params(f="html")), "alternate", HTML, "This document as HTML"),
+        link(url.with_params(f="json"), "self", json_type, "This document as JSON"),
+        link(url.with_params(f="html"), "alternate", HTML, "This document as HTML"),
     ]
 
 
@@ -50,14 +66,14 @@ def page_links(
     request: Request, matched: int, offset: int, limit: int, returned: int
 ) -> list[dict]:
     """self/alternate/next/prev links for a page of features, keeping the other parameters."""
-    url = request.url
-    items = current_links(request, GEOJSON)
+    url = _CurrentURL(request)
+    items = current_links(request, GEOJSON, url)
     if offset + returned < matched:
-        nxt = url.include_query_params(offset=offset + limit, limit=limit)
-        items.append(link(str(nxt), "next", GEOJSON, "Next page"))
+        nxt = url.with_params(offset=offset + limit, limit=limit)
+        items.append(link(nxt, "next", GEOJSON, "Next page"))
     if offset > 0:
-        prev = url.include_query_params(offset=max(0, offset - limit), limit=limit)
-        items.append(link(str(prev), "prev", GEOJSON, "Previous page"))
+        prev = url.with_params(offset=max(0, offset - limit), limit=limit)
+        items.append(link(prev, "prev", GEOJSON, "Previous page"))
     return items
 
 

@@ -12,12 +12,14 @@ import gzip
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import brotli
 import orjson
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.web.responses import quality_list
@@ -28,6 +30,7 @@ NO_MEMO_HEADER = "x-atlas-no-memo"
 _COMPRESSIBLE = ("json", "html", "text/", "javascript", "xml", "svg")
 
 
+@lru_cache(maxsize=256)  # clients send few distinct values; each is parsed once
 def choose_encoding(accept_encoding: str) -> str | None:
     """``br`` if the client takes it, else ``gzip``, else None (identity)."""
     accepted = dict(quality_list(accept_encoding))
@@ -146,17 +149,64 @@ class ResponseMemo:
                 "hits": self.hits, "misses": self.misses, "not_kept": self.skipped}
 
 
-def _memo_key(scope: Scope, headers: Headers) -> tuple[Any, ...]:
-    return (scope.get("scheme"), headers.get("host"), scope.get("root_path", ""), scope["path"],
-            scope.get("query_string", b""), headers.get("accept", ""),
-            choose_encoding(headers.get("accept-encoding", "")))
+class _RequestHeaders(NamedTuple):
+    """The request headers the caching middleware reads, found in one pass (the first
+    occurrence of each, as ``Headers.get`` would)."""
+
+    host: str | None
+    accept: str
+    accept_encoding: str
+    if_none_match: str | None
+    authorised: bool
+    has_range: bool
+
+
+def _request_headers(raw: list[tuple[bytes, bytes]]) -> _RequestHeaders:
+    host = accept = accept_encoding = if_none_match = None
+    authorised = has_range = False
+    for key, value in raw:
+        if key == b"host":
+            host = host if host is not None else value.decode("latin-1")
+        elif key == b"accept":
+            accept = accept if accept is not None else value.decode("latin-1")
+        elif key == b"accept-encoding":
+            if accept_encoding is None:
+                accept_encoding = value.decode("latin-1")
+        elif key == b"if-none-match":
+            if if_none_match is None:
+                if_none_match = value.decode("latin-1")
+        elif key == b"authorization":
+            authorised = True
+        elif key == b"range":
+            has_range = True
+    return _RequestHeaders(host, accept or "", accept_encoding or "", if_none_match,
+                           authorised, has_range)  # fmt: skip
+
+
+def _memo_key(scope: Scope, request: _RequestHeaders, encoding: str | None) -> tuple[Any, ...]:
+    return (scope.get("scheme"), request.host, scope.get("root_path", ""), scope["path"],
+            scope.get("query_string", b""), request.accept, encoding)  # fmt: skip
+
+
+_NO_MEMO_RAW = NO_MEMO_HEADER.encode("latin-1")
+#: Response headers the middleware sets itself (dropped from what the app sent).
+_REPLACED = frozenset({b"vary", b"accept-ranges", b"content-length", _NO_MEMO_RAW})
+_NOT_MODIFIED_DROPS = frozenset({b"content-length", b"content-type", b"content-encoding"})
+
+
+def _first(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 class HttpCachingMiddleware:
     """Adds ETag/Cache-Control/Vary, answers If-None-Match with 304, compresses bodies.
 
     Successful GET responses are memoised whole (see ResponseMemo), so a repeated
-    request is answered without running the application.
+    request is answered without running the application. Headers are handled as raw
+    lists in one pass each: this runs on every request.
     """
 
     def __init__(
@@ -172,168 +222,243 @@ class HttpCachingMiddleware:
         self.min_size = min_size
         self.cache = CompressedCache(cache_bytes)
         self.memo = memo if memo is not None else ResponseMemo(0)
+        self._cache_control = f"public, max-age={max_age}".encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Buffer GET responses and send them with caching headers, compressed if asked."""
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
-        request_headers = Headers(scope=scope)
+        request = _request_headers(scope["headers"])
         head = scope["method"] == "HEAD"
+        encoding = choose_encoding(request.accept_encoding)
         # An authorised answer is that client's alone: never kept, never served from the memo.
-        key = None if "authorization" in request_headers else _memo_key(scope, request_headers)
+        key = None if request.authorised else _memo_key(scope, request, encoding)
         hit = self.memo.get(key) if key is not None else None
         if hit is not None:
-            await self._replay(hit, request_headers, send, head)
+            await self._replay(hit, request, send, head)
             return
         # HEAD is answered as GET without the body (routes are declared for GET only);
         # files must come as body messages we can hash, not as a zero-copy path send.
-        extensions = {k: v for k, v in scope.get("extensions", {}).items()
-                      if k != "http.response.pathsend"}  # fmt: skip
         # Range requests are not offered: every answer is one whole body, hashed and
         # compressed as such (a Range header is ignored, as HTTP allows).
-        raw_headers = [(k, v) for k, v in scope["headers"] if k != b"range"]
-        scope = {**scope, "method": "GET", "extensions": extensions, "headers": raw_headers}
-        start: dict[str, Any] = {}
+        extensions = scope.get("extensions") or {}
+        if head or request.has_range or "http.response.pathsend" in extensions:
+            scope = {**scope, "method": "GET",
+                     "extensions": {k: v for k, v in extensions.items()
+                                    if k != "http.response.pathsend"},
+                     "headers": [(k, v) for k, v in scope["headers"] if k != b"range"]}  # fmt: skip
+        start: Message = {}
         chunks: list[bytes] = []
 
         async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
+            nonlocal start
+            kind = message["type"]
+            if kind == "http.response.start":
+                start = message
                 return
-            if message["type"] == "http.response.body":
+            if kind == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    await self._send(start, b"".join(chunks), request_headers, send, head, key)
+                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    await self._send(start, body, request, encoding, send, head, key)
                 return
             await send(message)
 
         await self.app(scope, receive, capture)
 
-    async def _replay(
-        self,
-        hit: Memoised,
-        request_headers: Headers,
-        send: Send,
-        head: bool,
-    ) -> None:
-        if_none_match = request_headers.get("if-none-match")
-        if if_none_match and _matches(if_none_match,
-                                      Headers(raw=hit.raw_headers).get("etag", hit.etag)):
-            await self._not_modified(send, MutableHeaders(raw=list(hit.raw_headers)))
+    async def _replay(self, hit: Memoised, request: _RequestHeaders, send: Send,
+                      head: bool) -> None:  # fmt: skip
+        # A copy: the middleware outside may add to the list it is sent.
+        raw = list(hit.raw_headers)
+        if request.if_none_match and _matches(request.if_none_match,
+                                              _first(raw, b"etag") or hit.etag):
+            await self._not_modified(send, raw)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": hit.raw_headers})
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send({"type": "http.response.body", "body": b"" if head else hit.body})
 
     @staticmethod
-    async def _not_modified(send: Send, headers: MutableHeaders) -> None:
-        for name in ("content-length", "content-type", "content-encoding"):
-            if name in headers:
-                del headers[name]
-        await send({"type": "http.response.start", "status": 304, "headers": headers.raw})
+    async def _not_modified(send: Send, raw: list[tuple[bytes, bytes]]) -> None:
+        headers = [(k, v) for k, v in raw if k not in _NOT_MODIFIED_DROPS]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
     async def _send(
         self,
-        start: dict[str, Any],
+        start: Message,
         body: bytes,
-        request_headers: Headers,
+        request: _RequestHeaders,
+        encoding: str | None,
         send: Send,
         head: bool,
-        key: tuple[Any, ...],
+        key: tuple[Any, ...] | None,
     ) -> None:
         status = start["status"]
-        headers = MutableHeaders(raw=list(start.get("headers", [])))
-        if "accept-ranges" in headers:
-            del headers["accept-ranges"]
-        vary = {v.strip() for v in headers.get("vary", "").split(",") if v.strip()}
-        vary |= {"Accept", "Accept-Encoding"}
-        headers["vary"] = ", ".join(sorted(vary))
+        raw: list[tuple[bytes, bytes]] = []
+        vary = {"Accept", "Accept-Encoding"}
+        etag = cache_control = None
+        content_type = ""
+        encoded_already = fresh = False
+        for name, value in start.get("headers", ()):
+            if name in _REPLACED:
+                if name == b"vary":
+                    vary.update(v.strip() for v in value.decode("latin-1").split(",")
+                                if v.strip())  # fmt: skip
+                elif name == _NO_MEMO_RAW:
+                    fresh = True  # the body holds the time of the response
+                continue
+            if name == b"etag":
+                etag = etag or value.decode("latin-1")
+            elif name == b"cache-control":
+                cache_control = cache_control or value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = content_type or value.decode("latin-1")
+            elif name == b"content-encoding":
+                encoded_already = True
+            raw.append((name, value))
+        raw.append((b"vary", ", ".join(sorted(vary)).encode("latin-1")))
         if status != 200:
-            headers.setdefault("cache-control", "no-store")
-            await self._emit(send, status, headers, body, request_headers, None, head)
+            if cache_control is None:
+                raw.append((b"cache-control", b"no-store"))
+            body = self._encode(raw, body, encoding, content_type, encoded_already, None)
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            await send({"type": "http.response.body", "body": b"" if head else body})
             return
-        etag = headers.get("etag")
         if etag is None:
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-            headers["etag"] = etag
-        headers.setdefault("cache-control", f"public, max-age={self.max_age}")
-        fresh = NO_MEMO_HEADER in headers  # the body holds the time of the response
-        if fresh:
-            del headers[NO_MEMO_HEADER]
-        encoded, final = self._encode(headers, body, request_headers, etag, cached=not fresh)
-        if "no-store" not in headers.get("cache-control", "") and not fresh and key is not None:
-            self.memo.put(key, Memoised(final.raw, encoded, etag))  # /healthz changes
-        if_none_match = request_headers.get("if-none-match")
-        if if_none_match and _matches(if_none_match, final["etag"]):
-            await self._not_modified(send, final)
+            raw.append((b"etag", etag.encode("latin-1")))
+        if cache_control is None:
+            raw.append((b"cache-control", self._cache_control))
+        encoded = self._encode(raw, body, encoding, content_type, encoded_already, etag,
+                               cached=not fresh)  # fmt: skip
+        if key is not None and not fresh and "no-store" not in (cache_control or ""):
+            self.memo.put(key, Memoised(raw, encoded, etag))  # /healthz changes
+        if request.if_none_match and _matches(request.if_none_match, _first(raw, b"etag") or etag):
+            await self._not_modified(send, raw)
             return
-        await send({"type": "http.response.start", "status": status, "headers": final.raw})
+        await send({"type": "http.response.start", "status": status, "headers": list(raw)})
         await send({"type": "http.response.body", "body": b"" if head else encoded})
 
     def _encode(
-        self, headers: MutableHeaders, body: bytes, request_headers: Headers, etag: str | None,
-        cached: bool = True,
-    ) -> tuple[bytes, MutableHeaders]:
-        """The body in the coding the client takes, and the headers that say so."""
-        headers = MutableHeaders(raw=list(headers.raw))
-        content_type = headers.get("content-type", "")
-        encoding = choose_encoding(request_headers.get("accept-encoding", ""))
+        self, raw: list[tuple[bytes, bytes]], body: bytes, encoding: str | None,
+        content_type: str, encoded_already: bool, etag: str | None, cached: bool = True,
+    ) -> bytes:  # fmt: skip
+        """The body in the coding the client takes; *raw* gets the headers that say so."""
         if (
             encoding
             and len(body) >= self.min_size
-            and "content-encoding" not in headers
+            and not encoded_already
             and any(t in content_type for t in _COMPRESSIBLE)
         ):
             key = etag or hashlib.blake2b(body, digest_size=16).hexdigest()
             if not cached:  # same ETag, new body (its timeStamp): compress afresh
                 key = hashlib.blake2b(body, digest_size=16).hexdigest()
             body = self.cache.get(key, encoding, body)
-            headers["content-encoding"] = encoding
+            raw.append((b"content-encoding", encoding.encode("latin-1")))
             if etag:
                 # A strong ETag names one representation: the encoded bytes get their own.
-                headers["etag"] = f'"{etag.strip(chr(34))}-{encoding}"'
-        headers["content-length"] = str(len(body))
-        return body, headers
-
-    async def _emit(
-        self,
-        send: Send,
-        status: int,
-        headers: MutableHeaders,
-        body: bytes,
-        request_headers: Headers,
-        etag: str | None,
-        head: bool = False,
-    ) -> None:
-        body, headers = self._encode(headers, body, request_headers, etag)
-        await send({"type": "http.response.start", "status": status, "headers": headers.raw})
-        await send({"type": "http.response.body", "body": b"" if head else body})
+                tagged = f'"{etag.strip(chr(34))}-{encoding}"'.encode("latin-1")
+                raw[:] = [(k, v) for k, v in raw if k != b"etag"] + [(b"etag", tagged)]
+        raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        return body
 
 
-class DataVersionMiddleware:
-    """Adds ``X-Data-Version`` (the version of the data every answer comes from) to every
-    response, so a client or a cache can tell which data release it holds."""
+class ResponseHeadersMiddleware:
+    """The headers every response gets, added in one place on the response start:
 
-    def __init__(self, app: Any, version: Callable[[], str | None]) -> None:
+    - ``X-Data-Version`` (the version of the data every answer comes from), so a client
+      or a cache can tell which data release it holds;
+    - nosniff, no server banner and a referrer policy; on HTML, a Content-Security-Policy
+      that keeps scripts, styles and frames to this origin and says who may frame the
+      page: anyone for map pages (they are made to be embedded), nobody for the rest;
+    - CORS: requests with an ``Origin`` header (and preflights) go through Starlette's
+      CORSMiddleware; the others get the ``Vary: Origin`` it would add.
+    """
+
+    def __init__(self, app: ASGIApp, version: Callable[[], str | None],
+                 cors: dict[str, Any]) -> None:  # fmt: skip
         self.app = app
+        self.cors = CORSMiddleware(app, **cors)
         self.version = version
+        self._versions: dict[str, bytes] = {}
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Pass through, adding the header to the response start."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass through, adding the headers to the response start."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        embeddable = path.startswith(EMBEDDABLE_PREFIXES) and not path.endswith("/embed")
         version = self.version()
+        version_raw = None
+        if version:
+            version_raw = self._versions.get(version)
+            if version_raw is None:
+                version_raw = self._versions[version] = version.encode("latin-1", "replace")
+        with_origin = any(k == b"origin" for k, _ in scope["headers"])
 
-        async def send_with_version(message: Any) -> None:
-            if message["type"] == "http.response.start" and version:
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      (b"x-data-version", version.encode("latin-1", "replace"))]
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _response_headers(
+                    message.get("headers", ()), version_raw, embeddable, not with_origin)
             await send(message)
 
-        await self.app(scope, receive, send_with_version)
+        await (self.cors if with_origin else self.app)(scope, receive, with_headers)
+
+
+#: Set on every response (replacing what the app sent); granian sends no banner when
+#: the app sets ``server`` empty.
+_ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"server", b""))
+_ALWAYS_NAMES = frozenset(k for k, _ in _ALWAYS)
+_REFERRER_POLICY = (b"referrer-policy", b"strict-origin-when-cross-origin")
+_CSP = (b"default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        b"style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+        b"connect-src 'self'; frame-src 'self'; object-src 'none'; "
+        b"base-uri 'none'; form-action 'self'")  # fmt: skip
+
+
+def _response_headers(raw: Any, version: bytes | None, embeddable: bool,
+                      vary_origin: bool) -> list[tuple[bytes, bytes]]:  # fmt: skip
+    """A new header list: *raw* with the data version, the security headers and (with
+    *vary_origin*) ``Origin`` added to Vary."""
+    out: list[tuple[bytes, bytes]] = []
+    vary: list[bytes] = []
+    referrer = csp = frame_options = False
+    html = False
+    for item in raw:
+        name = item[0]
+        if name in _ALWAYS_NAMES:
+            continue
+        if vary_origin and name == b"vary":
+            vary.append(item[1])
+            continue
+        if name == b"referrer-policy":
+            referrer = True
+        elif name == b"content-security-policy":
+            csp = True
+        elif name == b"x-frame-options":
+            frame_options = True
+        elif name == b"content-type" and item[1].startswith(b"text/html"):
+            html = True
+        out.append(item)
+    if vary_origin:
+        out.append((b"vary", b", ".join([*vary, b"Origin"])))
+    if version is not None:
+        out.append((b"x-data-version", version))
+    out.extend(_ALWAYS)
+    if not referrer:
+        out.append(_REFERRER_POLICY)
+    if html:
+        # Map pages are made to be framed by any article, including a CMS preview in a
+        # srcdoc or about:blank frame, which ``frame-ancestors *`` would refuse: for
+        # them the directive is left out on purpose.
+        if not csp:
+            out.append((b"content-security-policy",
+                        _CSP if embeddable else _CSP + b"; frame-ancestors 'none'"))  # fmt: skip
+        if not embeddable and not frame_options:
+            out.append((b"x-frame-options", b"DENY"))
+    return out
 
 
 #: Largest query string (414 beyond it) and largest single header / all headers (431).
@@ -452,42 +577,3 @@ class PublicOriginMiddleware:
 
 #: Pages meant to be embedded in other sites' articles (map pages, not their snippets).
 EMBEDDABLE_PREFIXES = ("/maps/", "/static/")
-
-
-class SecurityHeadersMiddleware:
-    """nosniff and a referrer policy on every response; on HTML, a Content-Security-Policy
-    that keeps scripts, styles and frames to this origin and says who may frame the page:
-    anyone for map pages (they are made to be embedded), nobody for the rest."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Add the headers to the response start."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        embeddable = path.startswith(EMBEDDABLE_PREFIXES) and not path.endswith("/embed")
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["x-content-type-options"] = "nosniff"
-                headers["server"] = ""  # granian sends no banner when the app sets it empty
-                headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
-                if headers.get("content-type", "").startswith("text/html"):
-                    # Map pages are made to be framed by any article, including a CMS
-                    # preview in a srcdoc or about:blank frame, which ``frame-ancestors *``
-                    # would refuse: for them the directive is left out on purpose.
-                    ancestors = "" if embeddable else "; frame-ancestors 'none'"
-                    headers.setdefault("content-security-policy", (
-                        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                        "style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
-                        "connect-src 'self'; frame-src 'self'; object-src 'none'; "
-                        f"base-uri 'none'; form-action 'self'{ancestors}"))
-                    if not embeddable:
-                        headers.setdefault("x-frame-options", "DENY")
-            await send(message)
-
-        await self.app(scope, receive, with_headers)

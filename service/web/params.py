@@ -63,22 +63,37 @@ async def get_format(
 FormatDep = Annotated[Format, Depends(get_format)]
 
 
-def allowed_query_params(request: Request) -> set[str]:
+#: The attribute under which a route keeps its allowed names (computed on first use).
+_ALLOWED_ATTR = "_atlas_allowed_query_params"
+
+
+def allowed_query_params(request: Request) -> frozenset[str]:
     """Names of the query parameters the matched route declares."""
     route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
+    names = getattr(route, _ALLOWED_ATTR, None)
+    if names is None:
+        names = _declared_query_params(getattr(route, "dependant", None))
+        if route is not None:
+            setattr(route, _ALLOWED_ATTR, names)  # a route's parameters never change
+    return names
+
+
+def _declared_query_params(dependant: Any) -> frozenset[str]:
     names = set(COMMON_PARAMS)
     stack = [dependant] if dependant is not None else []
     while stack:  # the route's own parameters and those of its dependencies
         current = stack.pop()
         names.update(p.alias for p in current.query_params)
         stack.extend(current.dependencies)
-    return names
+    return frozenset(names)
 
 
-def check_query_params(request: Request, allowed: set[str]) -> None:
+def check_query_params(request: Request, allowed: frozenset[str] | set[str]) -> None:
     """400 for any query parameter not in *allowed* (OGC /req/core/query-param-unknown)."""
-    unknown = sorted(set(request.query_params) - allowed)
+    params = request.query_params
+    if not params or allowed.issuperset(params.keys()):
+        return
+    unknown = sorted(set(params) - allowed)
     if unknown:
         raise UnknownParameterError(
             f"Unknown query parameter(s): {', '.join(unknown)}. "

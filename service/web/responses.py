@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -128,9 +129,18 @@ def negotiate(request: Request) -> Format:
         except KeyError:
             raise InvalidParameterError("f must be json or html.") from None
     accept = request.headers.get("accept", "")
-    if accept.strip() and not _accepts(accept, ("text/html", "application/xhtml+xml")):
+    fmt = _format_for_accept(accept)
+    if fmt is None:
         raise NotAcceptableError(
             f"Cannot produce any of {accept[:100]!r} here: JSON or HTML (f=json, f=html).")
+    return fmt
+
+
+@lru_cache(maxsize=256)  # clients send few distinct Accept headers; parsed once each
+def _format_for_accept(accept: str) -> Format | None:
+    """What an Accept header asks for: json, html or None (neither: 406)."""
+    if accept.strip() and not _accepts(accept, ("text/html", "application/xhtml+xml")):
+        return None
     return "html" if prefers_html(accept) else "json"
 
 
@@ -145,21 +155,32 @@ def negotiate_items(request: Request) -> ItemsFormat:
             raise InvalidParameterError(
                 f"f must be one of {', '.join(ITEMS_F_VALUES)}.") from None
     accept = request.headers.get("accept", "")
+    best, q_generic = _items_format_for_accept(accept)
+    if best is not None and not _accepts(accept, ("text/html", "application/xhtml+xml")):
+        return best[2]
+    if best is not None:
+        generic = negotiate(request)
+        return best[2] if best[0] > q_generic else generic
+    return negotiate(request)
+
+
+@lru_cache(maxsize=256)
+def _items_format_for_accept(
+    accept: str,
+) -> tuple[tuple[float, int, ItemsFormat] | None, float]:
+    """The best of the items-only media types an Accept header names (q, rank, format),
+    and the highest q it gives JSON, HTML or anything."""
     best: tuple[float, int, ItemsFormat] | None = None
-    for rank, (media, q) in enumerate(quality_list(accept)):
+    weights = quality_list(accept)
+    for rank, (media, q) in enumerate(weights):
         fmt: ItemsFormat | None = {
             "text/csv": "csv", GEOJSON_SEQ: "seq", NDJSON: "ndjson",
         }.get(media)  # type: ignore[assignment]
         if fmt is not None and q > 0 and (best is None or q > best[0]):
             best = (q, rank, fmt)
-    if best is not None and not _accepts(accept, ("text/html", "application/xhtml+xml")):
-        return best[2]
-    if best is not None:
-        generic = negotiate(request)
-        q_generic = max((q for m, q in quality_list(accept)
-                         if m.endswith("json") or m in ("text/html", "*/*")), default=0.0)
-        return best[2] if best[0] > q_generic else generic
-    return negotiate(request)
+    q_generic = max((q for m, q in weights
+                     if m.endswith("json") or m in ("text/html", "*/*")), default=0.0)
+    return best, q_generic
 
 
 def negotiate_quietly(request: Request) -> Format:

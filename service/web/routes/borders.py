@@ -16,8 +16,9 @@ from service.web.models import Borders
 from service.web.params import FormatDep, SettingsDep, StoreDep
 from service.web.responses import GEOJSON, HTML, GeoJSONResponse, document_response
 from service.web.routes.ogc import ERRORS, feature_collection, feature_response
+from service.web.routing import AtlasRoute
 
-router = APIRouter(tags=["Borders"])
+router = APIRouter(tags=["Borders"], route_class=AtlasRoute)
 
 BORDER_ID_DOC = (
     "Two country codes, alpha-2 or alpha-3, in any order and case: BY-RU, ru-by, BLR-RUS."

@@ -12,8 +12,9 @@ from service.web.models import Locate
 from service.web.params import FormatDep, StoreDep, check_lonlat
 from service.web.responses import document_response
 from service.web.routes.ogc import ERRORS
+from service.web.routing import AtlasRoute
 
-router = APIRouter(tags=["Borders"])
+router = APIRouter(tags=["Borders"], route_class=AtlasRoute)
 
 
 @router.get("/locate", summary="Country at a point and the nearest border",

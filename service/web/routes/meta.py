@@ -8,8 +8,9 @@ from starlette.responses import Response
 from service.web.models import Health
 from service.web.params import FormatDep, StoreDep
 from service.web.responses import HTMLResponse, JSONResponse, OpenAPIResponse, document_response
+from service.web.routing import AtlasRoute
 
-router = APIRouter(tags=["Service"])
+router = APIRouter(tags=["Service"], route_class=AtlasRoute)
 
 
 @router.get("/api", summary="OpenAPI 3.0 description", response_class=OpenAPIResponse)

@@ -50,8 +50,9 @@ from service.web.responses import (
     JSONResponse,
     document_response,
 )
+from service.web.routing import AtlasRoute
 
-router = APIRouter(tags=["OGC API - Features"])
+router = APIRouter(tags=["OGC API - Features"], route_class=AtlasRoute)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",

@@ -22,8 +22,9 @@ from service.web.params import (
 )
 from service.web.responses import GEOJSON, HTML, GeoJSONResponse, document_response
 from service.web.routes.ogc import ERRORS, feature_collection, feature_response
+from service.web.routing import AtlasRoute
 
-router = APIRouter(tags=["Places"])
+router = APIRouter(tags=["Places"], route_class=AtlasRoute)
 
 
 @router.get(
