@@ -45,7 +45,8 @@ def _make(kind: str, tmp_path, pg_url_factory) -> MapRepository:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS studio_versions, studio_maps, studio_keys CASCADE")
+        conn.execute("DROP TABLE IF EXISTS studio_version_renders, studio_version_pages, "
+                     "studio_versions, studio_maps, studio_keys, studio_rate CASCADE")
     return repo
 
 
