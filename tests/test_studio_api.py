@@ -304,6 +304,18 @@ def test_openapi_documents_the_maps_api(client):
     assert {"200", "400", "401", "403", "404", "412", "413", "428"} <= set(put["responses"])
     assert "MapDocument" in str(put["requestBody"])
     assert "bearer" in str(doc["components"]["securitySchemes"]).lower()
+    preview = paths["/api/maps/preview"]["post"]
+    assert set(preview["requestBody"]["content"]) == {"application/json",
+                                                      "application/x-www-form-urlencoded"}
+    assert "text/html" in str(preview["responses"]["200"]["content"])
+    assert {"400", "409", "413", "429"} <= set(preview["responses"])
+    # the summaries say which URLs are frozen and which are re-drawn
+    for path in ("/maps/saved/{mapId}/v/{n}", "/maps/saved/{mapId}/v/{n}.png",
+                 "/maps/saved/{mapId}/v/{n}.svg", "/maps/saved/{mapId}/v/{n}/embed"):
+        assert "frozen" in paths[path]["get"]["summary"], path
+    for path in ("/maps/saved/{mapId}", "/maps/saved/{mapId}.png", "/maps/saved/{mapId}.svg",
+                 "/maps/saved/{mapId}/v/{n}", "/maps/saved/{mapId}/v/{n}.png"):
+        assert "re-drawn with overrides" in paths[path]["get"]["summary"], path
     from openapi_spec_validator import validate
 
     validate(doc)

@@ -227,9 +227,10 @@ def test_bad_previews_are_problems(client, body, status, word):
     assert response.headers["content-type"] == PROBLEM and word in response.json()["detail"]
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[]", b"document=%7Bnot"])
+@pytest.mark.parametrize("raw", [b"{not json", b"[]", b"document=%7Bnot",
+                                 b"&".join([b"a=1"] * 20), b"document=%FF%FE"])
 def test_unreadable_previews_are_400(client, raw):
-    kind = "application/x-www-form-urlencoded" if raw.startswith(b"document") \
+    kind = "application/x-www-form-urlencoded" if b"=" in raw \
         else "application/json"
     response = client.post("/api/maps/preview", content=raw, headers={"content-type": kind})
     assert response.status_code == 400 and response.headers["content-type"] == PROBLEM

@@ -652,16 +652,17 @@ def _preview_document(request: Request) -> MapDocument:
     """The draft of a preview request: a JSON MapDocument, or the studio's form post (one
     field, ``document``, holding that JSON, so the preview frame can be its target)."""
     body: bytes = request._body  # read (size-capped) by CappedBodyRoute
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
-        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
-        raw = fields.get("document", [""])[0]
-    else:
-        raw = body.decode("utf-8", "replace")
     try:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
+            fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+            raw = fields.get("document", [""])[0]
+        else:
+            raw = body.decode("utf-8", "replace")
         data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RequestValidationError([{"loc": ("body",), "msg": "JSON decode error: send "
-                                       "a map document", "type": "json_invalid"}]) from None
+    except ValueError:  # orjson.JSONDecodeError too; parse_qs: too many fields
+        raise RequestValidationError([{"loc": ("body",), "msg": "send a map document as JSON "
+                                       "(or as the form field document)",
+                                       "type": "json_invalid"}]) from None  # fmt: skip
     if not isinstance(data, dict):
         raise RequestValidationError([{"loc": ("body",), "msg": "a map document must be a "
                                        "JSON object", "type": "model_type"}])  # fmt: skip
