@@ -14,9 +14,9 @@ version and of what was rendered once when it was published: its page HTML
 (``studio_version_pages``) and its headline, PNG and SVG at the size preset
 (``studio_version_renders``).
 
-The studio's creation rate limit is counted here too (``studio_rate``: hits per client
-address and hour window, one transaction per hit, past windows pruned), so every worker
-and replica sharing the store shares one budget.
+The studio's rate limits (map creations, previews) are counted here too
+(``studio_rate``: hits per kind, client address and clock hour, one transaction per hit,
+past hours pruned), so every worker and replica sharing the store shares one budget.
 Methods are synchronous (the drivers are); the web layer calls them in a thread pool.
 """
 
