@@ -149,6 +149,10 @@ class Settings(BaseSettings):
         60, ge=0, description="Maps one client address may create per hour (0: no limit; "
         "requests with an API key are not limited).",
     )
+    studio_previews_per_hour: int = Field(
+        1200, ge=0, description="Studio previews (POST /api/maps/preview) one client address "
+        "may render per hour (0: no limit).",
+    )
     studio_max_body_kb: int = Field(
         64, ge=1, le=10_240, description="Largest request body of the maps API (KB); 413 above."
     )

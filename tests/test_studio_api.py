@@ -304,6 +304,18 @@ def test_openapi_documents_the_maps_api(client):
     assert {"200", "400", "401", "403", "404", "412", "413", "428"} <= set(put["responses"])
     assert "MapDocument" in str(put["requestBody"])
     assert "bearer" in str(doc["components"]["securitySchemes"]).lower()
+    preview = paths["/api/maps/preview"]["post"]
+    assert set(preview["requestBody"]["content"]) == {"application/json",
+                                                      "application/x-www-form-urlencoded"}
+    assert "text/html" in str(preview["responses"]["200"]["content"])
+    assert {"400", "409", "413", "429"} <= set(preview["responses"])
+    # the summaries say which URLs are frozen and which are re-drawn
+    for path in ("/maps/saved/{mapId}/v/{n}", "/maps/saved/{mapId}/v/{n}.png",
+                 "/maps/saved/{mapId}/v/{n}.svg", "/maps/saved/{mapId}/v/{n}/embed"):
+        assert "frozen" in paths[path]["get"]["summary"], path
+    for path in ("/maps/saved/{mapId}", "/maps/saved/{mapId}.png", "/maps/saved/{mapId}.svg",
+                 "/maps/saved/{mapId}/v/{n}", "/maps/saved/{mapId}/v/{n}.png"):
+        assert "re-drawn with overrides" in paths[path]["get"]["summary"], path
     from openapi_spec_validator import validate
 
     validate(doc)
@@ -470,41 +482,19 @@ def test_a_compressed_etag_still_names_the_revision(client):
     assert saved.status_code == 200, saved.text
 
 
-def test_a_published_page_never_changes_after_a_data_release(client, created, monkeypatch):
-    """The version page is the HTML rendered at publish time, byte for byte; only the
-    latest page and pages with reader overrides are re-drawn from the current data."""
-    mid, headers = created["id"], auth(created["edit_token"])
-    assert client.post(f"/api/maps/{mid}/publish", headers=headers).status_code == 201
-    repo = client.app.state.map_repository
-    stored = repo.version_page(mid, 1)
-    assert stored is not None and b"http://base.frontier-atlas.invalid/" in stored
-
-    async def new_data(spec, flags, base):  # a data release: the renderer draws otherwise
-        return f"<html>redrawn from new data {spec.path} {base}</html>".encode()
-
-    monkeypatch.setattr(client.app.state.map_service, "page", new_data)
-    page = client.get(f"/maps/saved/{mid}/v/1")  # first request after the release
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    base = "http://testserver/"
-    assert page.content == stored.replace(b"http://base.frontier-atlas.invalid/",
-                                          base.encode()).replace(
-        b"http%3A%2F%2Fbase.frontier-atlas.invalid%2F", b"http%3A%2F%2Ftestserver%2F")
-    assert b"redrawn" not in page.content and b"base.frontier-atlas.invalid" not in page.content
-    assert "Divin &amp; the BY–UA border" in page.text
-    # an embed's pym query is not an override: still the stored bytes
-    assert client.get(f"/maps/saved/{mid}/v/1?childId=x&initialWidth=600").content == \
-        page.content
-    # the latest (unversioned) page and reader overrides re-draw from the current data
-    assert b"redrawn" in client.get(f"/maps/saved/{mid}").content
-    assert b"redrawn" in client.get(f"/maps/saved/{mid}/v/1?lang=ru").content
-    # the version itself stays as stored
-    assert repo.version_page(mid, 1) == stored
-
-
 def test_versions_published_without_a_stored_page_are_drawn_live(client, created):
     mid = created["id"]
     repo = client.app.state.map_repository
-    repo.publish(mid, "old", "2024-01-01T00:00:00Z")  # as before pages were stored
-    assert repo.version_page(mid, 1) is None
+    repo.publish(mid, "old", "2024-01-01T00:00:00Z")  # as before renders were stored
+    assert repo.version_page(mid, 1) is None and repo.version_image(mid, 1, "png") is None
     page = client.get(f"/maps/saved/{mid}/v/1")
-    assert page.status_code == 200 and "Data as of 2024-01-01" in page.text
+    # re-drawn from the data loaded now, and its caption names that data, not "old"
+    info = client.app.state.store.info
+    assert page.status_code == 200 and f"Data as of {info.data_time[:10]}" in page.text
+    assert f"({info.data_version})" in page.text and "(old)" not in page.text
+    assert "immutable" not in page.headers["cache-control"]
+    image = client.get(f"/maps/saved/{mid}/v/1.png")
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    # the headline is the document's own title (none was stored)
+    assert client.get(f"/api/maps/{mid}/versions").json()["versions"][0]["title"] == \
+        DOC["title"]

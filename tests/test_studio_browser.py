@@ -1,8 +1,9 @@
 """The journalist's whole flow in Debian's Chromium (Playwright), against a real server:
 open /studio, search "Дивин", add Divin and the BY-UA border, add a text label, set a
-title with markup characters, publish, Copy, paste the snippet into an article page on
-another origin, see the map there at 375 and 1280 px; edit, republish, and check that
-the pinned embed did not change. Screenshots go to screenshots/ (gitignored)."""
+title with markup characters, see them (and the label) in the live preview, publish,
+Copy, paste the snippet into an article page on another origin, see the map there at 375
+and 1280 px; edit, republish, and check that the pinned embed did not change.
+Screenshots go to screenshots/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -145,11 +146,21 @@ def journalist_flow(browser, tmp_path) -> None:
         page.locator("#st-ann-add").click()
         page.locator("#st-ann-list li", has_text="Border zone checks").wait_for()
         page.locator("#st-title").fill(TITLE)
-        page.locator("#st-source").fill("Frontier Atlas reporting")
-        # the live preview is the real renderer and shows the title as text
+        page.locator("#st-source").fill("Frontier Atlas <i>reporting</i>")
+        # the live preview is the renderer of published versions, fed the unsaved draft:
+        # the title and source line as text (markup escaped), the label drawn on the map
         preview = page.frame_locator("#st-frame")
-        preview.locator("#fa-title").filter(has_text="Divin <b>near</b>").wait_for(timeout=30_000)
+        preview.locator("#fa-title").filter(has_text=TITLE).wait_for(timeout=30_000)
+        assert preview.locator("#fa-title").inner_text() == TITLE
+        assert preview.locator("#fa-title b, #fa-title script").count() == 0
+        preview.locator(".fa-map[data-ready=true]").wait_for(timeout=30_000)
+        assert preview.locator(".fa-ann-label").inner_text() == "Border zone checks"
+        assert "Source: Frontier Atlas <i>reporting</i>" in \
+            preview.locator(".fa-byline").inner_text()
+        assert page.frame("st-frame").url == f"{base}/api/maps/preview"
         page.locator(".st-widths button[data-width='375']").click()
+        assert preview.locator("body").evaluate("b => b.clientWidth") <= 375
+        assert preview.locator(".fa-ann-label").inner_text() == "Border zone checks"
         page.screenshot(path=str(SHOTS / "studio-compose-phone-preview.png"), full_page=True)
         page.locator(".st-widths button[data-width='']").click()
 

@@ -17,6 +17,7 @@ from service.studio.store import (
     MapRepository,
     PostgresMapRepository,
     SqliteMapRepository,
+    VersionRenders,
     export_json,
     import_json,
 )
@@ -45,7 +46,8 @@ def _make(kind: str, tmp_path, pg_url_factory) -> MapRepository:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS studio_versions, studio_maps, studio_keys CASCADE")
+        conn.execute("DROP TABLE IF EXISTS studio_version_renders, studio_version_pages, "
+                     "studio_versions, studio_maps, studio_keys, studio_rate CASCADE")
     return repo
 
 
@@ -169,6 +171,28 @@ def test_publish_stores_the_page_rendered_for_the_version(repo):
     assert repo.version_page(record.id, 1) == html
 
 
+RENDERS = VersionRenders("Дзівін <b>&</b>", b"\x89PNG\r\n\x1a\n\x00\xff binary",
+                         "<svg><text>Дзівін &amp;</text></svg>".encode())
+
+
+def test_publish_stores_the_headline_png_and_svg_immutably(repo):
+    record, _ = repo.create(DOC)
+    v1 = repo.publish(record.id, "d1", "2025-01-01T00:00:00Z", revision=1, page=b"<p>1</p>",
+                      n=1, renders=RENDERS)
+    assert v1.title == RENDERS.title and repo.versions(record.id)[0].title == RENDERS.title
+    assert repo.version_image(record.id, 1, "png") == RENDERS.png
+    assert repo.version_image(record.id, 1, "svg") == RENDERS.svg
+    with pytest.raises(ValueError):
+        repo.version_image(record.id, 1, "html")
+    v2 = repo.publish(record.id, "d2", "2025-02-01T00:00:00Z")  # nothing rendered: drawn live
+    assert v2.title is None and repo.version_image(record.id, 2, "png") is None
+    with pytest.raises(Exception, match="immutable"), repo._tx() as run:
+        run("UPDATE studio_version_renders SET title = 'changed'")
+    with pytest.raises(Exception, match="immutable"), repo._tx() as run:
+        run("DELETE FROM studio_version_renders")
+    assert repo.version_image(record.id, 1, "png") == RENDERS.png
+
+
 def test_delete_drops_the_draft_and_edit_access_but_keeps_versions(repo):
     record, token = repo.create(DOC)
     repo.publish(record.id, "d1", "2025-01-01T00:00:00Z")
@@ -208,7 +232,8 @@ def test_api_keys_are_hashed_listed_and_revoked(repo):
 @pytest.mark.parametrize("target", ["sqlite", "postgresql"])
 def test_export_import_round_trips_every_map_and_version(repo, target, tmp_path, request):
     a, token_a = repo.create(DOC)
-    repo.publish(a.id, "d1", "2025-01-01T00:00:00Z", page="<p>страница</p>".encode(), n=1)
+    repo.publish(a.id, "d1", "2025-01-01T00:00:00Z", page="<p>страница</p>".encode(), n=1,
+                 renders=RENDERS)
     repo.update(a.id, DOC.model_copy(update={"caption": "два"}), 1)
     repo.publish(a.id, "d1", "2025-01-01T00:00:00Z")
     b, _ = repo.create(MapDocument(title="draft only"))
@@ -227,5 +252,9 @@ def test_export_import_round_trips_every_map_and_version(repo, target, tmp_path,
         assert [len(m["versions"]) for m in doc["maps"]] == [2, 0, 1]
         assert other.version_page(a.id, 1) == "<p>страница</p>".encode()
         assert other.version_page(a.id, 2) is None
+        assert other.version_image(a.id, 1, "png") == RENDERS.png
+        assert other.version_image(a.id, 1, "svg") == RENDERS.svg
+        assert other.version(a.id, 1).title == RENDERS.title
+        assert other.version_image(a.id, 2, "svg") is None
     finally:
         other.close()

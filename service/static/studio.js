@@ -1,6 +1,7 @@
 /* Frontier Atlas map studio: compose a map, preview it with the real renderer, save it
  * (edit token kept in the URL fragment, never sent in a URL), publish, copy the embed.
  * Every text the user or the data supplies goes into the page through textContent.
+ * The preview frame shows the server's render of the draft (POST api/maps/preview).
  * Coordinates are lon/lat (CRS84 degrees) everywhere. */
 (function () {
   "use strict";
@@ -254,34 +255,25 @@
     previewTimer = setTimeout(preview, 350);
   }
 
-  function previewCaption() {  // as the server composes it (without "Data as of", set on publish)
-    var words = cfg.strings[doc.lang] || T;
-    return [doc.dek, doc.caption,
-            doc.source ? words.source_word + ": " + doc.source + "." : "",
-            doc.byline ? words.by_word + ": " + doc.byline + "." : ""]
-      .filter(Boolean).join(" ").slice(0, 600);
-  }
-
+  // The live preview is the page the draft would publish now, drawn by the renderer of
+  // published versions (annotations, dek, source, byline): the draft is posted (a form
+  // whose target is the preview frame, so the frame shows a real response of this origin)
+  // to api/maps/preview, which stores nothing. Debounced by changed(); an unchanged draft
+  // is not posted again.
+  var lastPreview = null;
   function preview() {
     var frame = $("st-frame");
     var empty = KINDS.every(function (k) { return !doc.items[k].length; });
     $("st-preview-empty").hidden = !empty;
     frame.hidden = empty;
     if (empty) return;
-    var q = [];
-    KINDS.forEach(function (k) {
-      if (doc.items[k].length) q.push(k + "=" + encodeURIComponent(doc.items[k].join(",")));
-    });
-    var caption = previewCaption();
-    if (doc.title.trim()) q.push("title=" + encodeURIComponent(doc.title.trim()));
-    if (caption) q.push("caption=" + encodeURIComponent(caption));
-    if (doc.lang !== "en") q.push("lang=" + doc.lang);
-    if (doc.dark !== "auto") q.push("dark=" + doc.dark);
-    if (doc["static"]) q.push("static=true");
-    if (!doc.inset) q.push("inset=false");
-    // The live preview is the real renderer (the public custom map), before any save.
-    var src = base + "maps/custom?" + q.join("&");
-    if (frame.getAttribute("src") !== src) frame.setAttribute("src", src);
+    var draft = JSON.parse(JSON.stringify(doc));
+    delete draft.notes;  // private: never drawn, so never sent for a preview
+    var body = JSON.stringify(draft);
+    if (body === lastPreview) return;
+    lastPreview = body;
+    $("st-preview-doc").value = body;
+    $("st-preview-form").submit();
   }
 
   function setWidth(width) {

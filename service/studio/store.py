@@ -9,16 +9,23 @@
 
 Both run the same SQL (``?`` placeholders, rewritten for psycopg) and answer the same
 contract suite (tests/test_studio_store.py). Published versions are immutable: no
-method changes one, and a trigger in each database refuses UPDATE and DELETE (of a
-version and of the page HTML rendered once when it was published,
-``studio_version_pages``).
+method changes one, and a trigger in each database refuses UPDATE and DELETE of a
+version and of what was rendered once when it was published: its page HTML
+(``studio_version_pages``) and its headline, PNG and SVG at the size preset
+(``studio_version_renders``).
+
+The studio's rate limits (map creations, previews) are counted here too
+(``studio_rate``: hits per kind, client address and clock hour, one transaction per hit,
+past hours pruned), so every worker and replica sharing the store shares one budget.
 Methods are synchronous (the drivers are); the web layer calls them in a thread pool.
 """
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +79,18 @@ class VersionRecord:
     data_version: str  # the data it was drawn from
     data_time: str
     published: str
+    title: str | None = None  # the headline shown, stored at publish (None: not stored)
+
+
+@dataclass(frozen=True)
+class VersionRenders:
+    """What is rendered once when a version is published and kept with it: the headline it
+    shows (its own title, or the one the renderer made from the data) and the PNG and SVG
+    at the document's size preset."""
+
+    title: str
+    png: bytes
+    svg: bytes
 
 
 @dataclass(frozen=True)
@@ -119,19 +138,31 @@ class MapRepository(Protocol):
 
     def publish(self, map_id: str, data_version: str, data_time: str,
                 revision: int | None = None, page: bytes | None = None,
-                n: int | None = None) -> VersionRecord:  # fmt: skip
+                n: int | None = None, renders: VersionRenders | None = None
+                ) -> VersionRecord:  # fmt: skip
         """Freeze the draft as version n+1, with the data it is drawn from.
 
         ConflictError when the latest version already has this document and data.
-        *page* (the version's page HTML, rendered at publish time for revision *revision*
-        as version *n*) is stored with it in the same transaction; ConflictError when
-        another publish took number *n* first.
+        *page* (the version's page HTML) and *renders* (headline, PNG, SVG), rendered at
+        publish time for revision *revision* as version *n*, are stored with it in the same
+        transaction; ConflictError when another publish took number *n* first.
         """
         ...
 
     def version_page(self, map_id: str, n: int) -> bytes | None:
         """The page HTML stored when version *n* was published (None: published before
         pages were stored, or imported without one)."""
+        ...
+
+    def version_image(self, map_id: str, n: int, fmt: str) -> bytes | None:
+        """The ``png`` or ``svg`` stored when version *n* was published (None: published
+        before images were stored)."""
+        ...
+
+    def rate_hit(self, kind: str, client: str, limit: int, at: float | None = None) -> int:
+        """Count one *kind* event of *client* in the current hour window, unless it already
+        has *limit*; 0 when counted, else the seconds until the window ends. Past windows
+        are pruned in the same transaction."""
         ...
 
     def versions(self, map_id: str) -> list[VersionRecord]:
@@ -175,6 +206,11 @@ class MapRepository(Protocol):
         ...
 
 
+class _OverLimit(Exception):  # noqa: N818 - leaves the transaction (rolled back) with a value
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+
+
 def now() -> str:
     """The current time, RFC 3339 UTC with microseconds (sorts as text)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -209,6 +245,23 @@ SCHEMA = [
         PRIMARY KEY (map_id, n),
         FOREIGN KEY (map_id, n) REFERENCES studio_versions(map_id, n)
     )""",
+    """CREATE TABLE IF NOT EXISTS studio_version_renders (
+        map_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        png BYTEA NOT NULL,
+        svg BYTEA NOT NULL,
+        PRIMARY KEY (map_id, n),
+        FOREIGN KEY (map_id, n) REFERENCES studio_versions(map_id, n)
+    )""",
+    """CREATE TABLE IF NOT EXISTS studio_rate (
+        kind TEXT NOT NULL,
+        client TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        hits INTEGER NOT NULL,
+        PRIMARY KEY (kind, client, hour)
+    )""",
+    "CREATE INDEX IF NOT EXISTS studio_rate_hour ON studio_rate (hour)",
     """CREATE TABLE IF NOT EXISTS studio_keys (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -220,6 +273,12 @@ SCHEMA = [
 MAP_COLUMNS = "id, revision, document, created, updated, latest_version, owner_key, " \
               "edit_hash, deleted"  # fmt: skip
 VERSION_COLUMNS = "map_id, n, document, data_version, data_time, published"
+#: A version with the headline stored at publish (LEFT JOIN: older versions have none).
+VERSION_SELECT = ("SELECT v.map_id, v.n, v.document, v.data_version, v.data_time, "
+                  "v.published, r.title FROM studio_versions v LEFT JOIN "
+                  "studio_version_renders r ON r.map_id = v.map_id AND r.n = v.n")
+IMAGE_FORMATS = ("png", "svg")
+RATE_WINDOW = 3600  # seconds: the rate limit counts per hour window
 
 
 def _text(value: Any) -> str:
@@ -233,7 +292,7 @@ def _map(row: Sequence[Any]) -> MapRecord:
 
 def _version(row: Sequence[Any]) -> VersionRecord:
     return VersionRecord(row[0], int(row[1]), parse_document(_text(row[2])), row[3], row[4],
-                         row[5])  # fmt: skip
+                         row[5], row[6] if len(row) > 6 else None)  # fmt: skip
 
 
 def _key(row: Sequence[Any]) -> ApiKeyRecord:
@@ -312,9 +371,11 @@ class SqlMapRepository:
 
     def publish(self, map_id: str, data_version: str, data_time: str,
                 revision: int | None = None, page: bytes | None = None,
-                n: int | None = None) -> VersionRecord:  # fmt: skip
+                n: int | None = None, renders: VersionRenders | None = None
+                ) -> VersionRecord:  # fmt: skip
         """Freeze the draft as version n+1, with the data it is drawn from (and *page*,
-        its HTML rendered at publish time, when given)."""
+        its HTML, and *renders*, its headline, PNG and SVG, rendered at publish time, when
+        given)."""
         expected = n
         with self._tx() as run:
             current = self._live(run, map_id)
@@ -344,7 +405,41 @@ class SqlMapRepository:
             if page is not None:
                 run("INSERT INTO studio_version_pages (map_id, n, html) VALUES (?, ?, ?)",
                     (map_id, n, page.decode()))
+            if renders is not None:
+                self._insert_renders(run, map_id, n, renders)
         return self.version(map_id, n)
+
+    @staticmethod
+    def _insert_renders(run: Any, map_id: str, n: int, renders: VersionRenders) -> None:
+        run("INSERT INTO studio_version_renders (map_id, n, title, png, svg) "
+            "VALUES (?, ?, ?, ?, ?)", (map_id, n, renders.title, renders.png, renders.svg))
+
+    def version_image(self, map_id: str, n: int, fmt: str) -> bytes | None:
+        """The PNG or SVG stored when version *n* was published, if any."""
+        if fmt not in IMAGE_FORMATS:
+            raise ValueError(f"fmt must be one of {IMAGE_FORMATS}")
+        with self._tx() as run:
+            row = run(f"SELECT {fmt} FROM studio_version_renders WHERE map_id = ? AND n = ?",
+                      (map_id, n)).fetchone()  # fmt: skip
+        return bytes(row[0]) if row else None
+
+    def rate_hit(self, kind: str, client: str, limit: int, at: float | None = None) -> int:
+        """Count one event in the current hour window unless *limit* is reached (then the
+        seconds until the window ends); past windows are pruned in the same transaction."""
+        at = time.time() if at is None else at
+        hour = int(at // RATE_WINDOW)
+        try:
+            with self._tx() as run:
+                run("DELETE FROM studio_rate WHERE hour < ?", (hour,))
+                hits = run("INSERT INTO studio_rate (kind, client, hour, hits) "
+                           "VALUES (?, ?, ?, 1) ON CONFLICT (kind, client, hour) DO UPDATE "
+                           "SET hits = studio_rate.hits + 1 RETURNING hits",
+                           (kind, client[:100], hour)).fetchone()[0]  # fmt: skip
+                if int(hits) > limit:  # over: the increment is rolled back with the raise
+                    raise _OverLimit(int((hour + 1) * RATE_WINDOW - at) + 1)
+        except _OverLimit as over:
+            return over.retry_after
+        return 0
 
     def version_page(self, map_id: str, n: int) -> bytes | None:
         """The page HTML stored when version *n* was published, if any."""
@@ -356,15 +451,15 @@ class SqlMapRepository:
     def versions(self, map_id: str) -> list[VersionRecord]:
         """Every published version, oldest first."""
         with self._tx() as run:
-            rows = run(f"SELECT {VERSION_COLUMNS} FROM studio_versions WHERE map_id = ? "
-                       "ORDER BY n", (map_id,)).fetchall()  # fmt: skip
+            rows = run(f"{VERSION_SELECT} WHERE v.map_id = ? ORDER BY v.n",
+                       (map_id,)).fetchall()  # fmt: skip
         return [_version(r) for r in rows]
 
     def version(self, map_id: str, n: int) -> VersionRecord:
         """One version (also of a deleted map); MapNotFoundError if none."""
         with self._tx() as run:
-            row = run(f"SELECT {VERSION_COLUMNS} FROM studio_versions WHERE map_id = ? "
-                      "AND n = ?", (map_id, n)).fetchone()  # fmt: skip
+            row = run(f"{VERSION_SELECT} WHERE v.map_id = ? AND v.n = ?",
+                      (map_id, n)).fetchone()  # fmt: skip
         if row is None:
             raise MapNotFoundError(f"Map {map_id[:40]!r} has no published version {n}.")
         return _version(row)
@@ -422,6 +517,11 @@ class SqlMapRepository:
                            "ORDER BY map_id, n").fetchall()  # fmt: skip
             pages = {(r[0], int(r[1])): _text(r[2]) for r in
                      run("SELECT map_id, n, html FROM studio_version_pages").fetchall()}
+            renders = {(r[0], int(r[1])): {"title": r[2],
+                                           "png": base64.b64encode(bytes(r[3])).decode(),
+                                           "svg": bytes(r[4]).decode()}
+                       for r in run("SELECT map_id, n, title, png, svg "
+                                    "FROM studio_version_renders").fetchall()}  # fmt: skip
         by_map: dict[str, list[dict[str, Any]]] = {}
         for row in versions:
             v = _version(row)
@@ -430,6 +530,8 @@ class SqlMapRepository:
                      "published": v.published}  # fmt: skip
             if (v.map_id, v.n) in pages:
                 entry["page"] = pages[(v.map_id, v.n)]
+            if (v.map_id, v.n) in renders:
+                entry["renders"] = renders[(v.map_id, v.n)]
             by_map.setdefault(v.map_id, []).append(entry)
         out = []
         for row in maps:
@@ -465,6 +567,11 @@ class SqlMapRepository:
                     if v.get("page") is not None:
                         run("INSERT INTO studio_version_pages (map_id, n, html) "
                             "VALUES (?, ?, ?)", (m["id"], int(v["n"]), str(v["page"])))
+                    if v.get("renders") is not None:
+                        r = v["renders"]
+                        self._insert_renders(run, m["id"], int(v["n"]), VersionRenders(
+                            str(r["title"]), base64.b64decode(r["png"], validate=True),
+                            str(r["svg"]).encode()))
                 imported += 1
         return ImportReport(imported, skipped)
 
@@ -483,6 +590,12 @@ SQLITE_TRIGGERS = [
        BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
     """CREATE TRIGGER IF NOT EXISTS studio_version_pages_no_delete
        BEFORE DELETE ON studio_version_pages
+       BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
+    """CREATE TRIGGER IF NOT EXISTS studio_version_renders_no_update
+       BEFORE UPDATE ON studio_version_renders
+       BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
+    """CREATE TRIGGER IF NOT EXISTS studio_version_renders_no_delete
+       BEFORE DELETE ON studio_version_renders
        BEGIN SELECT RAISE(ABORT, 'published versions are immutable'); END""",
 ]
 
@@ -561,6 +674,8 @@ PG_TRIGGERS = [
        ON studio_versions FOR EACH ROW EXECUTE FUNCTION studio_versions_immutable()""",
     """CREATE OR REPLACE TRIGGER studio_version_pages_immutable BEFORE UPDATE OR DELETE
        ON studio_version_pages FOR EACH ROW EXECUTE FUNCTION studio_versions_immutable()""",
+    """CREATE OR REPLACE TRIGGER studio_version_renders_immutable BEFORE UPDATE OR DELETE
+       ON studio_version_renders FOR EACH ROW EXECUTE FUNCTION studio_versions_immutable()""",
 ]
 
 

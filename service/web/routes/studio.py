@@ -5,14 +5,19 @@ Published versions are rendered by the app's MapService (the same renderer and p
 cache as every map page) from a ``MapSpec`` built from the saved document; the texts
 go through the renderer's flags (title, caption, lang, dark, static, inset).
 
-What stays fixed: a version's page HTML is rendered once, at publish time (with the
-placeholder origin), and stored with the version; ``/maps/saved/{mapId}/v/{n}`` without
-reader overrides serves those bytes, so a data release never changes a published page.
-Everything else is drawn live from the data loaded now: the page with reader overrides
-(``?lang=ru``, ``?title=…``), versions published before pages were stored, the latest
-page ``/maps/saved/{mapId}``, PNG, SVG, titles and oEmbed. Those keep the version's
-document and its "Data as of …" caption, but the borders and places come from the
-current data.
+What stays fixed: at publish time the version's page HTML (with the placeholder
+origin), its headline, and its PNG and SVG at the size preset are rendered once and
+stored with the version (``studio_version_pages``, ``studio_version_renders``). Without
+reader overrides these are served byte for byte, with a strong ETag: the page, PNG and
+SVG of ``/maps/saved/{mapId}/v/{n}`` and of the latest ``/maps/saved/{mapId}``, the
+embed snippet, the versions list and the oEmbed answers (title, thumbnail, html), so a
+data release never changes a published story.
+
+What is re-drawn from the data loaded now: a page or image with reader overrides
+(``?lang=``, ``?title=``, ``?caption=``, ``?dark=``, ``?static=``, ``?tiles=``,
+``?inset=``, ``?labels=``), an image at another ``width``/``height``, and every artefact
+of a version published before renders were stored. A re-drawn answer says "Data as of"
+the data it was drawn from (not the version's), and keeps the version's document.
 
 What a delete does: the draft, its edit token and the map's listing go; every
 published version stays reachable at ``/maps/saved/{mapId}/v/{n}`` because embeds
@@ -21,22 +26,22 @@ already out point there; ``/maps/saved/{mapId}`` and the API answer 404.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -70,11 +75,17 @@ from service.studio.spec import (
     canonical_document,
     composed_caption,
 )
-from service.studio.store import MapRecord, MapRepository, VersionRecord, open_repository
+from service.studio.store import (
+    MapRecord,
+    MapRepository,
+    VersionRecord,
+    VersionRenders,
+    open_repository,
+)
 from service.web.params import SettingsDep, StoreDep
 from service.web.problems import PROBLEMS, Problem, problem_document
 from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
-from service.web.routes.maps import BASE_PLACEHOLDER, add_path_hook, with_base
+from service.web.routes.maps import BASE_PLACEHOLDER, IMMUTABLE, add_path_hook, with_base
 
 NO_STORE = {"cache-control": "no-store"}  # also keeps the response memo away
 PNG = "image/png"
@@ -146,29 +157,21 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 class RateLimiter:
-    """At most *per_hour* events per key in any sliding hour (in memory, per process)."""
+    """At most *per_hour* events of one kind per client address in each hour window,
+    counted in the maps repository (one transaction per event), so that every worker and
+    replica sharing the repository shares the budget."""
 
-    def __init__(self, per_hour: int) -> None:
-        self.per_hour = per_hour
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, repo: MapRepository, kind: str, per_hour: int, what: str) -> None:
+        self.repo, self.kind, self.per_hour, self.what = repo, kind, per_hour, what
 
-    def hit(self, key: str) -> None:
-        """Count one event; RateLimitedError when *key* is over its budget."""
+    async def hit(self, client: str) -> None:
+        """Count one event; RateLimitedError when *client* is over its budget."""
         if self.per_hour <= 0:
             return
-        now = time.monotonic()
-        with self._lock:
-            if len(self._events) > 10_000:  # forget quiet addresses
-                self._events = {k: q for k, q in self._events.items() if q and q[-1] > now - 3600}
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - 3600:
-                events.popleft()
-            if len(events) >= self.per_hour:
-                retry = int(events[0] + 3600 - now) + 1
-                raise RateLimitedError(f"At most {self.per_hour} new maps per hour from one "
-                                       f"address; try again in {retry} s.", retry)  # fmt: skip
-            events.append(now)
+        retry = await run_in_threadpool(self.repo.rate_hit, self.kind, client, self.per_hour)
+        if retry:
+            raise RateLimitedError(f"At most {self.per_hour} {self.what} per hour from one "
+                                   f"address; try again in {retry} s.", retry)  # fmt: skip
 
 
 def _map_id(map_id: str) -> str:
@@ -403,19 +406,23 @@ def saved_annotations(doc: MapDocument) -> tuple[maps.Annotation, ...]:
     return tuple(out)
 
 
-def saved_flag_values(version: VersionRecord) -> dict[str, str | None]:
-    """The renderer flags of a version, as query-style values."""
+def saved_flag_values(version: VersionRecord, drawn_from: tuple[str, str] | None = None
+                      ) -> dict[str, str | None]:  # fmt: skip
+    """The renderer flags of a version, as query-style values; "Data as of" names
+    *drawn_from* (data version, time) when it is re-drawn, else the version's own data."""
     doc = version.document
+    data_version, data_time = drawn_from or (version.data_version, version.data_time)
     return {"title": doc.title or None,
-            "caption": composed_caption(doc, version.data_version, version.data_time),
+            "caption": composed_caption(doc, data_version, data_time),
             "lang": doc.lang, "dark": doc.dark, "static": str(doc.static).lower(),
             "inset": str(doc.inset).lower()}  # fmt: skip
 
 
 def version_flags(version: VersionRecord, overrides: dict[str, str | None],
-                  default_tiles: str) -> SavedFlags:  # fmt: skip
+                  default_tiles: str, drawn_from: tuple[str, str] | None = None
+                  ) -> SavedFlags:  # fmt: skip
     """The version's flags with a reader's URL overrides (validated like every map page)."""
-    saved_raw = saved_flag_values(version)
+    saved_raw = saved_flag_values(version, drawn_from)
     saved = parse_flags(saved_raw, default_tiles)
     given = {k: v for k, v in overrides.items() if v is not None}
     flags = parse_flags({**saved_raw, **given}, default_tiles)
@@ -456,7 +463,10 @@ def version_urls(request: Request, version: VersionRecord) -> VersionUrls:
 
 
 async def version_title(request: Request, version: VersionRecord) -> str:
-    """The headline a version shows (its own, else the renderer's default)."""
+    """The headline a version shows: as stored at publish; for older versions its own
+    title, else the renderer's default from the data loaded now."""
+    if version.title is not None:
+        return version.title
     if version.document.title:
         return version.document.title
     service = request.app.state.map_service
@@ -491,6 +501,26 @@ async def _version(repo: MapRepository, map_id: str, n: str) -> VersionRecord:
     return await run_in_threadpool(repo.version, _map_id(map_id), _version_number(n))
 
 
+async def _render_version(request: Request, version: VersionRecord
+                          ) -> tuple[bytes, VersionRenders]:  # fmt: skip
+    """The page (placeholder origin), headline, PNG and SVG of *version* at its size preset,
+    drawn from the data loaded now (at publish time), concurrently within the render
+    bounds."""
+    service = request.app.state.map_service
+    spec = version_spec(version)
+    flags = version_flags(version, {}, service.default_tiles)
+    size = _preset_size(version)
+    page, png, svg, title = await asyncio.gather(
+        service.page(spec, flags, BASE_PLACEHOLDER), service.png(spec, flags, size),
+        service.svg(spec, flags, size), version_title(request, version))
+    return page, VersionRenders(title, png, svg)
+
+
+def _preset_size(version: VersionRecord) -> tuple[int, int]:
+    width, height, _ = SIZES[version.document.size]
+    return parse_size(width, height)
+
+
 # ---------------------------------------------------------------- the API
 CREATE_EXAMPLE = {"title": "Divin, 6 km from the Ukrainian border", "lang": "en",
                   "items": {"borders": ["BY-UA"], "places": ["divin"]},
@@ -518,7 +548,7 @@ async def create_map(request: Request, document: DocumentBody, repo: RepositoryD
         owner = key.id
     else:
         address = request.client.host if request.client else "unknown"
-        request.app.state.studio_limiter.hit(address)
+        await request.app.state.studio_limiter.hit(address)
     document = await _canonical(store, document)
     record, token = await run_in_threadpool(repo.create, document, owner)
     out = {**_map_out(request, record), "edit_token": token,
@@ -586,20 +616,17 @@ async def publish_map(request: Request, mapId: str, repo: RepositoryDep,  # noqa
         raise ConflictError("The draft shows nothing yet: add a border, place, crossing or "
                             "country (items) before publishing.")  # fmt: skip
     info = store.info
-    # The page is rendered now, once, and stored with the version: a later data release
-    # never changes it. It is rendered as version n of this revision; the repository
-    # refuses the publish if either moved meanwhile.
+    # The page, headline, PNG and SVG are rendered now, once, and stored with the version:
+    # a later data release never changes them. They are rendered as version n of this
+    # revision; the repository refuses the publish if either moved meanwhile.
     n = record.latest_version + 1
     pending = VersionRecord(record.id, n, record.document, info.data_version,
                             info.data_time, "")  # fmt: skip
-    service = request.app.state.map_service
-    page = await service.page(version_spec(pending),
-                              version_flags(pending, {}, service.default_tiles),
-                              BASE_PLACEHOLDER)  # fmt: skip
+    page, renders = await _render_version(request, pending)
     try:
         version = await run_in_threadpool(
             repo.publish, record.id, info.data_version, info.data_time,
-            record.revision if revision is None else revision, page, n)
+            record.revision if revision is None else revision, page, n, renders)
     except PreconditionFailedError:
         if revision is not None:
             raise
@@ -607,6 +634,73 @@ async def publish_map(request: Request, mapId: str, repo: RepositoryDep,  # noqa
                             "again.") from None
     out = await version_out(request, version)
     return _json(out, 201, headers={"location": out["urls"]["page"]})
+
+
+#: The preview is framed by the studio only (same origin), never indexed or cached.
+PREVIEW_HEADERS = {
+    **NO_STORE, "x-robots-tag": "noindex", "x-frame-options": "SAMEORIGIN",
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+        "'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; frame-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"),
+}  # fmt: skip
+PREVIEW_PATH = "api/maps/preview"
+FORM = "application/x-www-form-urlencoded"
+
+
+def _preview_document(request: Request) -> MapDocument:
+    """The draft of a preview request: a JSON MapDocument, or the studio's form post (one
+    field, ``document``, holding that JSON, so the preview frame can be its target)."""
+    body: bytes = request._body  # read (size-capped) by CappedBodyRoute
+    try:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
+            fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+            raw = fields.get("document", [""])[0]
+        else:
+            raw = body.decode("utf-8", "replace")
+        data = orjson.loads(raw)
+    except ValueError:  # orjson.JSONDecodeError too; parse_qs: too many fields
+        raise RequestValidationError([{"loc": ("body",), "msg": "send a map document as JSON "
+                                       "(or as the form field document)",
+                                       "type": "json_invalid"}]) from None  # fmt: skip
+    if not isinstance(data, dict):
+        raise RequestValidationError([{"loc": ("body",), "msg": "a map document must be a "
+                                       "JSON object", "type": "model_type"}])  # fmt: skip
+    try:
+        return MapDocument.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors()]) from None
+
+
+@router.post("/api/maps/preview", tags=TAG_API, response_class=HTMLResponse,
+             summary="Preview a draft: its page as it would be published (nothing stored)",
+             responses={200: {"content": {HTML: {}}}, **_errors(409, 413, 429)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"$ref": "#/components/schemas/MapDocument"}},
+                 FORM: {"schema": {"type": "object", "required": ["document"], "properties": {
+                     "document": {"type": "string", "description": "The map document as "
+                                  "JSON (the studio's preview frame posts this form)."}}}}}}},
+             )  # fmt: skip
+async def preview_map(request: Request, store: StoreDep) -> Response:
+    """The page a draft would publish now, drawn by the renderer of published versions
+    (annotations, dek, source line, byline, "Data as of" the data loaded now; every text
+    escaped). Nothing is stored; previews are rate-limited per client address and bodies
+    are size-capped like every maps API call. The page's own links (PNG, embed) lead
+    nowhere until the map is published."""
+    address = request.client.host if request.client else "unknown"
+    await request.app.state.studio_preview_limiter.hit(address)
+    document = await _canonical(store, _preview_document(request))
+    if document.is_empty():
+        raise ConflictError("The draft shows nothing yet: add a border, place, crossing or "
+                            "country (items) to preview it.")  # fmt: skip
+    info = request.app.state.map_service.store.info
+    draft = VersionRecord("preview", 0, document, info.data_version, info.data_time, "")
+    service = request.app.state.map_service
+    spec = replace(version_spec(draft), saved_path=PREVIEW_PATH)
+    body = await service.page(spec, version_flags(draft, {}, service.default_tiles),
+                              _base(request))  # fmt: skip
+    return HTMLResponse(body, headers=PREVIEW_HEADERS)
 
 
 @router.post("/api/maps/{mapId}/token", tags=TAG_API, summary="Rotate the edit token",
@@ -637,27 +731,58 @@ VECTOR = {"response_class": Response, "responses": {200: {"content": {SVG: {}}},
 SNIPPET = {"response_class": HTMLResponse, "responses": ERRORS}
 
 
-async def _page(request: Request, version: VersionRecord, overrides: dict[str, str | None],
-                headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+def _no_overrides(overrides: dict[str, str | None]) -> bool:
+    return all(value is None for value in overrides.values())
+
+
+def _frozen_headers(body: bytes, latest: bool) -> dict[str, str]:
+    """A strong ETag of the stored bytes; a year's caching for a version's own URL (it
+    never changes), none for the latest (it moves on the next publish)."""
+    etag = '"v-' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return {"etag": etag, **(NO_STORE if latest else {"cache-control": IMMUTABLE})}
+
+
+def _drawn_from(request: Request) -> tuple[str, str]:
+    info = request.app.state.map_service.store.info
+    return info.data_version, info.data_time
+
+
+async def _page(request: Request, repo: MapRepository, version: VersionRecord,
+                overrides: dict[str, str | None], latest: bool = False) -> Response:  # fmt: skip
+    """The stored page of *version* without overrides; else re-drawn from the data now."""
+    headers = {"x-content-type-options": "nosniff"}
+    if _no_overrides(overrides):
+        stored = await run_in_threadpool(repo.version_page, version.map_id, version.n)
+        if stored is not None:
+            body = with_base(stored, _base(request))
+            return HTMLResponse(body, headers={**headers, **_frozen_headers(body, latest)})
     service = request.app.state.map_service
-    flags = version_flags(version, overrides, service.default_tiles)
+    flags = version_flags(version, overrides, service.default_tiles, _drawn_from(request))
     body = await service.page(version_spec(version), flags, _base(request))
-    return HTMLResponse(body, headers={"x-content-type-options": "nosniff", **(headers or {})})
+    return HTMLResponse(body, headers={**headers, **(NO_STORE if latest else {})})
 
 
-async def _png(request: Request, version: VersionRecord, overrides: dict[str, str | None],
-               width: int | None, height: int | None,
-               headers: dict[str, str] | None = None, fmt: str = "png") -> Response:  # fmt: skip
-    service = request.app.state.map_service
-    flags = version_flags(version, overrides, service.default_tiles)
+async def _png(request: Request, repo: MapRepository, version: VersionRecord,
+               overrides: dict[str, str | None], width: int | None, height: int | None,
+               latest: bool = False, fmt: str = "png") -> Response:  # fmt: skip
+    """The stored PNG or SVG of *version* at its size preset without overrides; else
+    re-drawn from the data now."""
+    media_type, headers = (SVG, dict(SVG_HEADERS)) if fmt == "svg" else (PNG, {})
     preset = SIZES[version.document.size]
+    at_preset = width in (None, preset[0]) and height in (None, preset[1])
+    if at_preset and _no_overrides(overrides):
+        stored = await run_in_threadpool(repo.version_image, version.map_id, version.n, fmt)
+        if stored is not None:
+            return Response(stored, media_type=media_type,
+                            headers={**headers, **_frozen_headers(stored, latest)})
+    service = request.app.state.map_service
+    flags = version_flags(version, overrides, service.default_tiles, _drawn_from(request))
     size = parse_size(width if width is not None else preset[0],
                       height if height is not None else preset[1])  # fmt: skip
-    if fmt == "svg":
-        body = await service.svg(version_spec(version), flags, size)
-        return Response(body, media_type=SVG, headers={**SVG_HEADERS, **(headers or {})})
-    body = await service.png(version_spec(version), flags, size)
-    return Response(body, media_type=PNG, headers=headers)
+    draw = service.svg if fmt == "svg" else service.png
+    body = await draw(version_spec(version), flags, size)
+    return Response(body, media_type=media_type,
+                    headers={**headers, **(NO_STORE if latest else {})})
 
 
 async def _snippet(request: Request, version: VersionRecord,
@@ -672,7 +797,10 @@ Width = Annotated[int | None, Query(description="PNG width in pixels (default: t
 Height = Annotated[int | None, Query(description="PNG height in pixels.")]
 
 
-@router.get("/maps/saved/oembed", tags=TAG_PAGES, summary="oEmbed 1.0 for saved maps",
+@router.get("/maps/saved/oembed", tags=TAG_PAGES,
+            summary=(
+            "oEmbed 1.0 for saved maps (frozen: the version's stored title, pinned "
+            "thumbnail and snippet)"),
             response_class=JSONResponse, responses=ERRORS)  # fmt: skip
 async def saved_oembed(
     request: Request,
@@ -701,81 +829,99 @@ async def saved_oembed(
     return _json(doc) if not m.group(2) else JSONResponse(doc)
 
 
-@router.get("/maps/saved/{mapId}.png", tags=TAG_PAGES, summary="Latest version as a PNG",
+@router.get("/maps/saved/{mapId}.png", tags=TAG_PAGES,
+            summary=(
+            "Latest version as a PNG (stored at publish; re-drawn with overrides or "
+            "another width/height)"),
             **IMAGE)  # fmt: skip
 async def latest_png(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
                      overrides: OverridesDep, width: Width = None,
                      height: Height = None) -> Response:  # fmt: skip
-    """The latest published version, server-rendered."""
-    return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE)
+    """The latest published version's PNG: stored at publish when there are no overrides and
+    the size is the preset's; re-drawn from the current data otherwise."""
+    return await _png(request, repo, await _latest(repo, mapId), overrides, width, height,
+                      latest=True)
 
 
-@router.get("/maps/saved/{mapId}.svg", tags=TAG_PAGES, summary="Latest version as SVG",
+@router.get("/maps/saved/{mapId}.svg", tags=TAG_PAGES,
+            summary=(
+            "Latest version as SVG (stored at publish; re-drawn with overrides or "
+            "another width/height)"),
             **VECTOR)  # fmt: skip
 async def latest_svg(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
                      overrides: OverridesDep, width: Width = None,
                      height: Height = None) -> Response:  # fmt: skip
-    """The latest published version as SVG (the PNG's map, text kept as text)."""
-    return await _png(request, await _latest(repo, mapId), overrides, width, height, NO_STORE,
-                      fmt="svg")
+    """The latest published version as SVG (the PNG's map, text kept as text): stored at
+    publish when there are no overrides and the size is the preset's; re-drawn otherwise."""
+    return await _png(request, repo, await _latest(repo, mapId), overrides, width, height,
+                      latest=True, fmt="svg")
 
 
-@router.get("/maps/saved/{mapId}/embed", tags=TAG_PAGES, summary="Embed snippet (pinned)",
+@router.get("/maps/saved/{mapId}/embed", tags=TAG_PAGES,
+            summary=(
+            "Embed snippet of the latest version (pinned to it; frozen)"),
             **SNIPPET)  # fmt: skip
 async def latest_embed(request: Request, mapId: str, repo: RepositoryDep) -> Response:  # noqa: N803
     """The iframe snippet of the latest version, pinned to it: a story never changes."""
     return await _snippet(request, await _latest(repo, mapId), NO_STORE)
 
 
-@router.get("/maps/saved/{mapId}", tags=TAG_PAGES, summary="Latest published version", **PAGE)
+@router.get("/maps/saved/{mapId}", tags=TAG_PAGES,
+            summary=(
+            "Latest published version (stored page; re-drawn with overrides)"), **PAGE)
 async def latest_page(request: Request, mapId: str, repo: RepositoryDep,  # noqa: N803
                       overrides: OverridesDep) -> Response:  # fmt: skip
-    """The latest published version (never the draft); its links pin that version."""
-    return await _page(request, await _latest(repo, mapId), overrides, NO_STORE)
+    """The latest published version (never the draft), its links pinned to it: the page
+    stored at publish without overrides; re-drawn from the current data with them."""
+    return await _page(request, repo, await _latest(repo, mapId), overrides, latest=True)
 
 
-@router.get("/maps/saved/{mapId}/v/{n}.png", tags=TAG_PAGES, summary="A version as a PNG",
+@router.get("/maps/saved/{mapId}/v/{n}.png", tags=TAG_PAGES,
+            summary=(
+            "A version as a PNG (frozen at its size preset; re-drawn with overrides "
+            "or another width/height)"),
             **IMAGE)  # fmt: skip
 async def version_png(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
                       overrides: OverridesDep, width: Width = None,
                       height: Height = None) -> Response:  # fmt: skip
-    """One version, server-rendered, at its size preset (or width/height)."""
-    return await _png(request, await _version(repo, mapId, n), overrides, width, height)
+    """Frozen: the PNG stored at publish (size preset, no overrides), byte for byte with a
+    strong ETag. Re-drawn from the current data: other width/height, or overrides."""
+    return await _png(request, repo, await _version(repo, mapId, n), overrides, width, height)
 
 
-@router.get("/maps/saved/{mapId}/v/{n}.svg", tags=TAG_PAGES, summary="A version as SVG",
+@router.get("/maps/saved/{mapId}/v/{n}.svg", tags=TAG_PAGES,
+            summary=(
+            "A version as SVG (frozen at its size preset; re-drawn with overrides "
+            "or another width/height)"),
             **VECTOR)  # fmt: skip
 async def version_svg(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
                       overrides: OverridesDep, width: Width = None,
                       height: Height = None) -> Response:  # fmt: skip
-    """One version as SVG, at its size preset (or width/height)."""
-    return await _png(request, await _version(repo, mapId, n), overrides, width, height,
+    """Frozen: the SVG stored at publish (size preset, no overrides), byte for byte with a
+    strong ETag. Re-drawn from the current data: other width/height, or overrides."""
+    return await _png(request, repo, await _version(repo, mapId, n), overrides, width, height,
                       fmt="svg")
 
 
 @router.get("/maps/saved/{mapId}/v/{n}/embed", tags=TAG_PAGES,
-            summary="Embed snippet of a version", **SNIPPET)  # fmt: skip
+            summary="Embed snippet of a version (frozen)", **SNIPPET)  # fmt: skip
 async def version_embed(request: Request, mapId: str, n: str,  # noqa: N803
                         repo: RepositoryDep) -> Response:  # fmt: skip
     """The iframe snippet pinned to this version."""
     return await _snippet(request, await _version(repo, mapId, n))
 
 
-@router.get("/maps/saved/{mapId}/v/{n}", tags=TAG_PAGES, summary="One published version",
+@router.get("/maps/saved/{mapId}/v/{n}", tags=TAG_PAGES,
+            summary=(
+            "One published version (frozen page; re-drawn with overrides)"),
             **PAGE)  # fmt: skip
 async def version_page(request: Request, mapId: str, n: str, repo: RepositoryDep,  # noqa: N803
                        overrides: OverridesDep) -> Response:  # fmt: skip
-    """An immutable version: the page HTML rendered when it was published, byte for
-    byte (its caption says "Data as of …" that data). With reader overrides (``?lang=``,
-    ``?title=``, …), or for a version published before pages were stored, the page is
-    re-drawn from the data loaded now, with the version's document and caption."""
-    version = await _version(repo, mapId, n)
-    if all(value is None for value in overrides.values()):
-        stored = await run_in_threadpool(repo.version_page, version.map_id, version.n)
-        if stored is not None:
-            return HTMLResponse(with_base(stored, _base(request)),
-                                headers={"x-content-type-options": "nosniff"})
-    return await _page(request, version, overrides)
+    """Frozen: the page HTML rendered when the version was published, byte for byte with
+    a strong ETag (its caption says "Data as of …" that data; the embed's pym query is
+    not an override). Re-drawn from the data loaded now: with reader overrides
+    (``?lang=``, ``?title=``, …), or for a version published before pages were stored."""
+    return await _page(request, repo, await _version(repo, mapId, n), overrides)
 
 
 # ---------------------------------------------------------------- the studio page
@@ -847,7 +993,11 @@ async def _with_headers(request: Request, exc: Exception) -> Response:
 async def saved_map_for_path(request: Request, parts: list[str], query: dict[str, str]
                              ) -> tuple[maps.MapSpec, MapFlags] | None:  # fmt: skip
     """The spec and flags of a ``/maps/saved/{mapId}[/v/{n}]`` page (the latest version
-    when none is named: the answer pins it), for ``/oembed``; None for other paths."""
+    when none is named: the answer pins it), for ``/oembed``; None for other paths.
+
+    Without overrides the flags carry the headline stored at publish, so the answer's
+    title, snippet and (pinned, stored) thumbnail never change; with overrides they are
+    those of the re-drawn page."""
     if parts[:2] != ["maps", "saved"] or len(parts) not in (3, 5):
         return None
     repo = get_repository(request)
@@ -859,7 +1009,15 @@ async def saved_map_for_path(request: Request, parts: list[str], query: dict[str
         version = await _latest(repo, parts[2])
     service = request.app.state.map_service
     overrides = {name: query.get(name) for name in FLAG_NAMES}
-    return version_spec(version), version_flags(version, overrides, service.default_tiles)
+    if _no_overrides(overrides):
+        flags = version_flags(version, overrides, service.default_tiles)
+        if version.title is not None:
+            assert flags.saved is not None
+            flags = replace(flags, title=version.title,
+                            saved=replace(flags.saved, title=version.title))
+        return version_spec(version), flags
+    return version_spec(version), version_flags(version, overrides, service.default_tiles,
+                                                _drawn_from(request))
 
 
 def install(app: FastAPI) -> None:
@@ -872,11 +1030,16 @@ def install(app: FastAPI) -> None:
 
 
 def start(app: FastAPI, settings: Settings) -> None:
-    """Open the maps repository (it connects on first use) and the creation limiter."""
-    app.state.map_repository = open_repository(
-        settings.state_path, settings.maps_database_url or settings.database_url,
-        settings.database_pool)
-    app.state.studio_limiter = RateLimiter(settings.studio_creates_per_hour)
+    """Open the maps repository (it connects on first use) and the creation limiter
+    (counted in the repository)."""
+    repo = open_repository(settings.state_path,
+                           settings.maps_database_url or settings.database_url,
+                           settings.database_pool)  # fmt: skip
+    app.state.map_repository = repo
+    app.state.studio_limiter = RateLimiter(repo, "create", settings.studio_creates_per_hour,
+                                           "new maps")
+    app.state.studio_preview_limiter = RateLimiter(
+        repo, "preview", settings.studio_previews_per_hour, "previews")
 
 
 def stop(app: FastAPI) -> None:
