@@ -532,6 +532,14 @@ class MapContent:
     annotations: tuple[Annotation, ...] = ()  # the spec's own marks (user text)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (date, text, URL)
     data_as_of: str | None = None  # the data version's date, for "Data as of …"
+    #: Land beyond the area our country polygons cover (Natural Earth 1:110m), so that a
+    #: view wider than our data still shows land where land is: (id, geometry, focus).
+    underlay: list[tuple[str, BaseGeometry, bool]] = field(default_factory=list)
+    #: Country outlines as lines, without the straight edges where our data is cut off
+    #: (made on demand: only the static images draw them).
+    edges_of: Callable[[], BaseGeometry] | None = None
+    #: The static images' limit: the basemap window within the land drawn (ours + underlay).
+    image_limit: BBox | None = None
 
 
 def _pick_level(frontier: Frontier, span_km: float) -> float | None:
@@ -612,6 +620,9 @@ def warm_up(frontier: Frontier) -> None:
     for tolerance in BASEMAP_TOLERANCES_DEG:
         _simplified_countries(frontier, tolerance)
     europe_outline()  # the inset's Europe, decoded from TopoJSON once
+    _land_beyond_data(frontier)
+    for tolerance in BASEMAP_TOLERANCES_DEG:
+        _edges_at(frontier, tolerance)
     import service.maps.html  # noqa: F401 - the imports themselves are the work
     import service.maps.png  # noqa: F401
 
@@ -778,13 +789,20 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     if places:
         legend.append(("fa-key-place", ui["place"]))
     limit = _view_limit(frontier, window)
+    underlay = [(code, geom, code in spec.countries)
+                for code, geom in land_beyond(frontier, window)]  # fmt: skip
+    edge_tolerance = basemap_tolerance(tolerance)
+
+    def edges() -> BaseGeometry:
+        return country_edges(frontier, window, edge_tolerance)
     if spec.texts is not None:
         dek = spec.texts.dek or dek
         alt = spec.texts.alt or alt
     return MapContent(spec, lang, title, dek, " ".join(caption_parts), alt, countries, borders,
                       places, crossings, links, bounds, level, legend, sources,
                       method=method, view_limit=limit,
-                      annotations=spec.annotations)  # fmt: skip
+                      annotations=spec.annotations, underlay=underlay,
+                      edges_of=edges, image_limit=_clip_box(window, EUROPE))  # fmt: skip
 
 
 #: Crossing statuses the data uses, in the order of the legend.
@@ -836,10 +854,16 @@ def data_extent(frontier: Frontier) -> BBox:
 
 
 def _view_limit(frontier: Frontier, window: BBox) -> BBox:
-    """The most a reader may see: the basemap window inside the data's extent."""
+    """The most a reader may see on the page: the basemap window inside the data's extent
+    (the static images draw Natural Earth's land beyond it, ``MapContent.underlay``)."""
     e = data_extent(frontier)
     return BBox(max(window.west, e.west), max(window.south, e.south),
                 min(window.east, e.east), min(window.north, e.north))  # fmt: skip
+
+
+def _clip_box(a: BBox, b: BBox) -> BBox:
+    return BBox(max(a.west, b.west), max(a.south, b.south),
+                min(a.east, b.east), min(a.north, b.north))  # fmt: skip
 
 
 def _short_source(text: str) -> str:
@@ -1064,16 +1088,63 @@ def _topojson_geometries(doc: dict[str, Any], name: str) -> list[tuple[str, Base
 
 
 @lru_cache(maxsize=1)
-def europe_outline() -> tuple[tuple[str, BaseGeometry], ...]:
-    """Europe's countries for the inset locator: (alpha-2 or numeric id, clipped geometry)."""
+def europe_countries() -> tuple[tuple[str, BaseGeometry], ...]:
+    """Europe's countries at Natural Earth's 1:110m: (alpha-2 or numeric id, geometry)."""
     doc = json.loads(WORLD_110M.read_text(encoding="utf-8"))
     out = []
     for code, geom in _topojson_geometries(doc, "countries"):
         part = shapely.clip_by_rect(geom, *EUROPE)
         if not part.is_empty:
-            part = shapely.simplify(part, 0.15, preserve_topology=True)  # ~1 px at 120 px
-            out.append((_NUMERIC_A2.get(code, code), _round(part, 1)))
+            out.append((_NUMERIC_A2.get(code, code), part))
     return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def europe_outline() -> tuple[tuple[str, BaseGeometry], ...]:
+    """Europe's countries for the inset locator: (alpha-2 or numeric id, clipped geometry)."""
+    return tuple((code, _round(shapely.simplify(geom, 0.15, preserve_topology=True), 1))
+                 for code, geom in europe_countries())  # ~1 px at 120 px; fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _land_beyond_data(frontier: Frontier) -> tuple[tuple[str, BaseGeometry], ...]:
+    """Europe's countries (1:110m) outside the box our country polygons cover."""
+    inner = box(*data_extent(frontier))
+    out = []
+    for code, geom in europe_countries():
+        part = shapely.make_valid(geom).difference(inner)
+        if not part.is_empty and part.area > 0.01:
+            out.append((code, _round(part, 3)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def land_beyond(frontier: Frontier, window: BBox) -> tuple[tuple[str, BaseGeometry], ...]:
+    """The land beyond our data within *window*: a coarse underlay (no straight edge of
+    our data ever shows as a coast)."""
+    out = []
+    for code, geom in _land_beyond_data(frontier):
+        part = shapely.clip_by_rect(geom, *window)
+        if not part.is_empty:
+            out.append((code, part))
+    return tuple(out)
+
+
+@lru_cache(maxsize=len(BASEMAP_TOLERANCES_DEG))
+def _edges_at(frontier: Frontier, tolerance_deg: float) -> BaseGeometry:
+    """Every country's outline at *tolerance_deg*, minus the straight lines where the data
+    (ours, then Natural Earth's beyond it) is cut off."""
+    cut = box(*data_extent(frontier)).exterior.buffer(1e-6)
+    lines = [shapely.boundary(g) for g in _simplified_countries(frontier, tolerance_deg)]
+    lines += [shapely.boundary(g) for _, g in _land_beyond_data(frontier)]
+    return shapely.union_all(lines).difference(cut)
+
+
+@lru_cache(maxsize=64)
+def country_edges(frontier: Frontier, window: BBox, tolerance_deg: float) -> BaseGeometry:
+    """Country outlines (lines) within *window*."""
+    part = shapely.clip_by_rect(_edges_at(frontier, tolerance_deg), *window)
+    return _round(shapely.set_precision(part, 0.001), 3)
 
 
 def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
@@ -1087,6 +1158,28 @@ def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
         return None
     point = polylabel(max(polys, key=lambda g: g.area), 0.02)
     return [round(point.y, 3), round(point.x, 3)]
+
+
+def label_points(geom: BaseGeometry, view: BaseGeometry,
+                 most: int = 12) -> list[tuple[float, float]]:
+    """Candidate (lon, lat) spots for a country's name inside *view* (a lon/lat polygon),
+    best first: the pole of inaccessibility of its largest part, then spots deepest inside."""
+    part = geom.intersection(view)
+    if part.is_empty or part.area < view.area * 0.03:
+        return []
+    polys = sorted((g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)),
+                   key=lambda g: -g.area)  # fmt: skip
+    if not polys:
+        return []
+    best = polylabel(polys[0], 0.02)
+    out = [(best.x, best.y)]
+    west, south, east, north = polys[0].bounds
+    grid = [Point(west + (east - west) * (i + 0.5) / 7, south + (north - south) * (j + 0.5) / 7)
+            for i in range(7) for j in range(7)]  # fmt: skip
+    inside = [(polys[0].exterior.distance(p), p) for p in grid if polys[0].contains(p)]
+    inside.sort(key=lambda t: -t[0])
+    out += [(p.x, p.y) for d, p in inside if d > 0.15][: most - 1]
+    return out
 
 
 _ENV = Environment(
