@@ -39,6 +39,7 @@ from service.domain.errors import InvalidParameterError, NotFoundError
 from service.domain.frontier import Frontier
 from service.domain.geometry import BBox
 from service.domain.records import Feature, ItemsQuery
+from service.maps.embed import PageText
 from service.maps.flags import MapFlags
 from service.store.base import FeatureStore
 
@@ -1255,6 +1256,34 @@ def render_page(
         map_script=Markup(figure.script.render()),
         attribution=Markup(data_attribution_html(content.lang)),
         description=(caption or content.alt)[:300],
+    )
+
+
+def page_text(frontier: Frontier, content: MapContent, flags: MapFlags) -> PageText:
+    """The text around the map on its page, for the embed's height without script."""
+
+    ui = UI[content.lang]
+    texts = content.spec.texts or PageTexts()
+    caption = flags.caption or content.caption
+    focus = content.spec.focus
+    timeline_title = ""
+    if content.events and focus in frontier.borders:
+        timeline_title = ui["timeline"].format(name=border_name(frontier, focus, content.lang))
+    credit = " · ".join([ui["as_of"], "Data © OpenStreetMap contributors (ODbL), GeoNames "
+                         "(CC BY 4.0)", "Frontier Atlas", ui["embed"], ui["png"], ui["svg"],
+                         ui["studio"]])  # fmt: skip
+    return PageText(
+        title=flags.title or content.title,
+        dek=texts.dek or (content.dek if not flags.caption else ""),
+        legend=tuple(text for _, text in content.legend),
+        key=tuple(f"{c.name} ({ui['status_' + (c.status or 'open')]})"
+                  for c in content.crossings),  # fmt: skip
+        caption=caption + (" [Source]" * len(content.sources) if not flags.caption else ""),
+        lines=int(bool(content.method) and not flags.caption) + int(bool(content.places))
+        + int(bool(texts.source or texts.byline)),
+        timeline_title=timeline_title,
+        timeline=tuple(f"{d} {t} [{ui['source']}]" for d, t, _ in content.events),
+        credit=credit,
     )
 
 

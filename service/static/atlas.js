@@ -206,7 +206,9 @@
     (d.annotations || []).forEach(function (a) { addAnnotation(map, a); });
 
     controls(map, d, t);
-    var home = function () { map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED }); };
+    var home = function (instant) {
+      map.fitBounds(d.bounds, { padding: [24, 24], animate: !REDUCED && !instant });
+    };
     limitView(map, d);
     home();
     FA.home = home;
@@ -229,8 +231,37 @@
       map.closePopup();
       if (source && source.getElement) source.getElement().focus();
     });
-    root.setAttribute('data-ready', 'true');
     FA.map = map;
+    FA.fit();
+    window.addEventListener('resize', FA.fit);
+    root.setAttribute('data-ready', 'true');
+  };
+
+  // ------------------------------------------------------------------ framed pages
+  function framed() {
+    try { return window.parent !== window; } catch (e) { return true; }
+  }
+
+  // In an iframe the page fits its map to the height it was given, so that nothing is cut
+  // when the embedding page cannot resize the iframe (a CMS that strips the snippet's
+  // script keeps the snippet's width-based height): the map takes what the text leaves,
+  // between a minimum and 1.6 times its own height. The page still reports the height it
+  // would have with its own map height (FA.ownMapHeight), so a resizing parent gives it that.
+  FA.fit = function () {
+    if (!framed() || !FA.map) return;
+    var box = FA.map.getContainer();
+    var before = box.style.height;
+    box.style.height = '';
+    var own = box.getBoundingClientRect().height;
+    var other = document.documentElement.getBoundingClientRect().height - own;
+    FA.ownMapHeight = own;
+    var room = Math.floor(window.innerHeight - other);
+    var h = Math.max(Math.min(own, 260), Math.min(room, Math.round(own * 1.6)));
+    box.style.height = Math.abs(h - own) > 1 ? h + 'px' : '';
+    if (box.style.height !== before) {
+      FA.map.invalidateSize({ animate: false });
+      if (FA.home) FA.home(true);
+    }
   };
 
   // Land is land: the reader never sees past the basemap. The map may not be panned
@@ -447,7 +478,11 @@
 
   FA.sendHeight = function () {
     if (window.parent === window) return;
-    var h = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    var h = document.documentElement.getBoundingClientRect().height;
+    if (FA.ownMapHeight && FA.map) {  // the height with the map at its own height
+      h += FA.ownMapHeight - FA.map.getContainer().getBoundingClientRect().height;
+    }
+    h = Math.ceil(h);
     if (!h || h === FA.lastHeight) return;
     FA.lastHeight = h;
     var id = childId();

@@ -253,8 +253,11 @@ async def _embed(request: Request, service: MapService, spec: maps.MapSpec,
     if "dark" not in request.query_params:
         flags = replace(flags, dark="false")
     urls = service.urls(spec, flags, _base(request))
-    title = flags.title or (await service.content(spec, flags.lang)).title
-    return HTMLResponse(embed.snippet(urls.page, title) + "\n")
+    content = await service.content(spec, flags.lang)
+    title = flags.title or content.title
+    # Without the script (a CMS that strips it) the iframe's height follows its width.
+    hint = embed.height_hint_css(maps.page_text(service.store.frontier, content, flags))
+    return HTMLResponse(embed.snippet(urls.page, title, height_css=hint) + "\n")
 
 
 PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}}}
