@@ -1030,10 +1030,7 @@ def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> d
     return {
         "countries": [_feature(g, {"id": a2, "name": name, "focus": focus})
                       for a2, name, g, focus in content.countries],
-        "countryLabels": [
-            {"id": a2, "name": name, "ll": label_point(g, content.bounds)}
-            for a2, name, g, _ in content.countries if label_point(g, content.bounds)
-        ],
+        "countryLabels": _country_labels(content),
         "borders": [_feature(g, {"id": bid, "name": name, "focus": focus})
                     for bid, name, g, focus in content.borders],
         "links": [_feature(g, {"label": text}) for g, text in content.links],
@@ -1148,6 +1145,18 @@ def country_edges(frontier: Frontier, window: BBox, tolerance_deg: float) -> Bas
     return _round(shapely.set_precision(part, 0.001), 3)
 
 
+def _country_labels(content: MapContent) -> list[dict[str, Any]]:
+    """Country names with a few spots each (best first): the page takes the first free one."""
+    view = box(*_pad(content.bounds, 0.02))
+    out = []
+    for a2, name, geom, _ in content.countries:
+        spots = label_points(geom, view, most=5)
+        if spots:
+            lls = [[round(lat, 3), round(lon, 3)] for lon, lat in spots]
+            out.append({"id": a2, "name": name, "ll": lls[0], "alt": lls[1:]})
+    return out
+
+
 def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
     """Where to write a country's name: inside the part of it within the view."""
     view = box(*_pad(bounds, 0.02))
@@ -1174,12 +1183,13 @@ def label_points(geom: BaseGeometry, view: BaseGeometry,
         return []
     best = polylabel(polys[0], 0.02)
     out = [(best.x, best.y)]
+    span = max(view.bounds[2] - view.bounds[0], view.bounds[3] - view.bounds[1]) / 10
     west, south, east, north = polys[0].bounds
     grid = [Point(west + (east - west) * (i + 0.5) / 7, south + (north - south) * (j + 0.5) / 7)
             for i in range(7) for j in range(7)]  # fmt: skip
     inside = [(polys[0].exterior.distance(p), p) for p in grid if polys[0].contains(p)]
     inside.sort(key=lambda t: -t[0])
-    out += [(p.x, p.y) for d, p in inside if d > 0.15][: most - 1]
+    out += [(p.x, p.y) for d, p in inside if d > 0.15 * span][: most - 1]
     return out
 
 

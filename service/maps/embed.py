@@ -69,8 +69,8 @@ def snippet(url: str, title: str, height: int = DEFAULT_HEIGHT,
 
 # ---------------------------------------------------------------- height without script
 #: Iframe widths (CSS px) the no-script height is worked out at; between two of them it
-#: is interpolated, past the last it stays (the page is at most 1,200 px wide).
-HINT_WIDTHS = (320, 375, 480, 600, 768, 1024, 1200)
+#: is interpolated, past the last it stays (the page is at most 1,040 + 28 px wide).
+HINT_WIDTHS = (320, 375, 480, 600, 768, 1024, 1068)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def page_height_px(text: PageText, width: float) -> float:
     plus every text block at atlas.css's sizes with average character widths a little
     wider than the usual sans-serif faces'."""
     phone = width <= 560
-    inner = min(width, 1200) - (16 if phone else 28)
+    inner = min(width - (16 if phone else 28), 1040)
     h = (14 if phone else 22) + map_height_px(width)
     h += _lines(text.title, 11.2 if phone else 12.6, inner) * (22 if phone else 25) + 4
     h += _lines(text.dek, 7.6, inner) * 21 + 8 if text.dek else 0

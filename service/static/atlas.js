@@ -160,11 +160,12 @@
       }
     }).addTo(map);
 
-    d.countryLabels.forEach(function (c) {
-      L.marker(c.ll, {
+    FA.countryLabels = d.countryLabels.map(function (c) {
+      var marker = L.marker(c.ll, {
         pane: 'faCountryLabels', interactive: false, keyboard: false,
         icon: L.divIcon({ className: 'fa-country-label', html: el('span', null, c.name), iconSize: null })
       }).addTo(map);
+      return { marker: marker, spots: [c.ll].concat(c.alt || []) };
     });
 
     var casing = L.geoJSON(d.borders, {
@@ -391,10 +392,23 @@
         label.style.visibility = 'hidden';
       }
     });
-    root.querySelectorAll('.fa-country-label span').forEach(function (span) {
+    // Country names: the first of their spots where they cover nothing and stay inside.
+    (FA.countryLabels || []).forEach(function (c) {
+      var span = c.marker.getElement() && c.marker.getElement().querySelector('span');
+      if (!span) return;
       span.style.visibility = '';
-      var r = span.getBoundingClientRect();
-      if (taken.some(function (q) { return overlaps(q, r); })) span.style.visibility = 'hidden';
+      var placed = c.spots.some(function (ll) {
+        c.marker.setLatLng(ll);
+        var r = span.getBoundingClientRect();
+        var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
+                     r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
+        if (inside && !taken.some(function (q) { return overlaps(q, r); })) {
+          taken.push(r);
+          return true;
+        }
+        return false;
+      });
+      if (!placed) { c.marker.setLatLng(c.spots[0]); span.style.visibility = 'hidden'; }
     });
   }
 
