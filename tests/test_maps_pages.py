@@ -78,7 +78,7 @@ def test_text_from_flags_is_escaped_everywhere(client):
 
 def test_json_in_inline_script_cannot_close_it():
     data = {"name": "</script><script>alert(1)</script>", "x": "\u2028'&"}
-    out = maps._safe_json(data)
+    out = maps.safe_json(data)
     assert "<" not in out and ">" not in out and "&" not in out and "'" not in out
 
 
