@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
-.PHONY: install test run data lint bench bench-uncached bench-scale bench-soak clean
+.PHONY: install test test-fast run data lint bench bench-uncached bench-scale bench-soak clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(STAMP)
 ## make test: the whole suite (data quality, API with GDAL and OWSLib, browser tests)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
+
+## make test-fast: the in-process tier (no browser, GDAL, server processes or sweeps)
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser and not gdal"
 
 ## make run: serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} with $${WORKERS:-1} worker(s)
 run: $(STAMP)

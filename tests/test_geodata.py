@@ -106,7 +106,8 @@ def test_polygons_are_valid_and_right_hand_wound(countries):
 
 def test_manifest_matches_the_committed_files():
     manifest = json.loads((GEODATA / "manifest.json").read_text(encoding="utf-8"))
-    assert set(manifest["outputs"]) == {f"{layer}.geojson" for layer in (*LAYERS, "events")}
+    assert set(manifest["outputs"]) == {f"{layer}.geojson"
+                                        for layer in (*LAYERS, "events", "context")}
     for name, entry in manifest["outputs"].items():
         data = (GEODATA / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
