@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import shapely
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from service.domain.frontier import Frontier
@@ -46,6 +46,7 @@ from service.maps.basemap import (  # noqa: F401 - re-exported
     warm_up,
 )
 from service.maps.cache import RenderCache  # noqa: F401 - re-exported
+from service.maps.context_layers import ContextLayers, ContextView, zoom_of
 from service.maps.embed import PageText
 from service.maps.flags import MapFlags
 from service.maps.labels import label_point, label_points, place_label_sides  # noqa: F401
@@ -145,16 +146,19 @@ class MapContent:
     #: Country outlines as lines, without the straight edges where our data is cut off
     #: (made on demand: only the static images draw them).
     edges_of: Callable[[], BaseGeometry] | None = None
+    #: Regions, lakes and rivers under the borders (service.maps.context_layers).
+    context: ContextView | None = None
     #: The static images' limit: the basemap window within the land drawn (ours + underlay).
     image_limit: BBox | None = None
 
 
 def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSpec,
-            lang: str) -> MapContent:  # fmt: skip
+            lang: str, context: ContextLayers | None = None) -> MapContent:  # fmt: skip
     """Geometries, labels, popups and texts for *spec* in *lang*.
 
     *places_by_id* holds the place features of the spec (``places_of``); the rest
-    comes from the frontier's in-memory layers.
+    comes from the frontier's in-memory layers, and the regions, lakes and rivers under
+    them from *context* (when given).
     """
     ui = UI[lang]
 
@@ -313,6 +317,17 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
 
     def edges() -> BaseGeometry:
         return country_edges(frontier, window, edge_tolerance)
+    context_view = None
+    if context is not None:
+        context_view = context.view(window, zoom_of(bounds, span), basemap_tolerance(tolerance))
+        if context_view.empty:
+            context_view = None
+        else:
+            method.append(ui["method_context"])
+            # Lakes come from the context layer, generalised for the zoom: the countries'
+            # own lake holes would show as shards beside them.
+            countries = [(a2, name, _without_holes(g), focus)
+                         for a2, name, g, focus in countries]  # fmt: skip
     if spec.texts is not None:
         dek = spec.texts.dek or dek
         alt = spec.texts.alt or alt
@@ -320,7 +335,15 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
                       places, crossings, links, bounds, level, legend, sources,
                       method=method, view_limit=limit,
                       annotations=spec.annotations, underlay=underlay,
-                      edges_of=edges, image_limit=clip_bbox(window, EUROPE))  # fmt: skip
+                      edges_of=edges, image_limit=clip_bbox(window, EUROPE),
+                      context=context_view)  # fmt: skip
+
+
+def _without_holes(geom: BaseGeometry) -> BaseGeometry:
+    """*geom*'s polygons without their interior rings."""
+    parts = [Polygon(p.exterior) for p in getattr(geom, "geoms", [geom])
+             if isinstance(p, Polygon) and not p.is_empty]  # fmt: skip
+    return MultiPolygon(parts) if parts else geom
 
 
 #: Crossing statuses the data uses, in the order of the legend.

@@ -19,7 +19,9 @@ from shapely.geometry import box, mapping
 from shapely.geometry.base import BaseGeometry
 
 from service.domain.frontier import Frontier
-from service.maps.basemap import STATIC_DIR, europe_outline, pad_bbox  # noqa: F401 - re-used
+from service.maps.basemap import STATIC_DIR, europe_outline, pad_bbox, round_coords  # noqa: F401 - re-used
+from service.maps.context_layers import CREDIT as CONTEXT_CREDIT
+from service.maps.context_layers import RIVER_WEIGHTS
 from service.maps.flags import MapFlags
 from service.maps.labels import label_points
 from service.maps.specs import Annotation, PageTexts
@@ -157,6 +159,27 @@ BROWSER_UI = ("reset", "zoom_in", "zoom_out", "two_fingers", "scale_km", "scale_
               "inset_hide", "inset_show")  # fmt: skip
 
 
+def _attribution(content: MapContent) -> str:
+    """The data credit as HTML, with the context layers' credit when they are drawn."""
+    credit = data_attribution_html(content.lang)
+    return credit + (f"; {html.escape(CONTEXT_CREDIT)}" if content.context else "")
+
+
+def _context_json(content: MapContent) -> dict[str, Any] | None:
+    """Regions, lakes and rivers for the browser (drawn under the borders)."""
+    view = content.context
+    if view is None:
+        return None
+    return {
+        "regions": geojson_feature(view.regions, {}) if view.regions is not None else None,
+        "lakes": geojson_feature(round_coords(view.lakes, 3), {})
+        if view.lakes is not None else None,
+        "rivers": [geojson_feature(round_coords(g, 3),
+                                   {"level": level, "weight": RIVER_WEIGHTS[level]})
+                   for level, g in view.rivers],
+    }  # fmt: skip
+
+
 def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> dict[str, Any]:
     """The JSON the browser script draws from."""
     prefix = ""
@@ -180,7 +203,8 @@ def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> d
         "static": flags.static,
         "tiles": flags.tiles != "none",
         "prefix": prefix,
-        "attribution": data_attribution_html(content.lang),
+        "attribution": _attribution(content),
+        "context": _context_json(content),
         "zoomHint": UI[content.lang]["zoom_hint"],
         "ui": {k: UI[content.lang][k] for k in BROWSER_UI},
         "viewLimit": ([[content.view_limit.south, content.view_limit.west],
@@ -272,6 +296,6 @@ def render_page(
         assets=assets,
         map_html=Markup(figure.html.render()),
         map_script=Markup(figure.script.render()),
-        attribution=Markup(data_attribution_html(content.lang)),
+        attribution=Markup(_attribution(content)),
         description=(caption or content.alt)[:300],
     )

@@ -26,6 +26,8 @@ from pyproj import Transformer  # noqa: E402
 from shapely.geometry import Polygon, box  # noqa: E402
 
 from service.maps.content import UI, MapContent, label_points  # noqa: E402
+from service.maps.context_layers import CREDIT as CONTEXT_CREDIT  # noqa: E402
+from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 
 CRS = "EPSG:3035"
@@ -38,14 +40,14 @@ PALETTES = {
         "bg": "#ffffff", "water": "#cfe0ec", "land": "#e3e0d8", "land_edge": "#b9b4a8",
         "focus_land": "#f6f2e8", "by": "#fffdf7", "border": "#6b6f77", "focus": "#c21a1a",
         "casing": "#ffffff", "text": "#1d1d1f", "muted": "#50545b", "halo": "#ffffff",
-        "country": "#5f584d", "link": "#1d4ed8",
+        "country": "#5f584d", "link": "#1d4ed8", "river": "#8fb4cf", "region": "#8f897c",
         "open": "#c21a1a", "restricted": "#b45309", "closed": "#4b5563",
     },
     "dark": {
         "bg": "#16181c", "water": "#0f1a24", "land": "#23262c", "land_edge": "#3a3e46",
         "focus_land": "#2c3038", "by": "#3a3f48", "border": "#8d939c", "focus": "#ff6b5e",
         "casing": "#16181c", "text": "#eceef1", "muted": "#a4a9b2", "halo": "#16181c",
-        "country": "#a4a9b2", "link": "#7aa7ff",
+        "country": "#a4a9b2", "link": "#7aa7ff", "river": "#2c4a63", "region": "#4a4f58",
         "open": "#ff6b5e", "restricted": "#f59e0b", "closed": "#9ca3af",
     },
 }  # fmt: skip
@@ -155,6 +157,8 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                                  ((ui["source"], texts.source), (ui["by"], texts.byline)) if text)
         foot_lines += wrap(credit_line, fs * 0.8)
     credit = DATA_CREDIT.get(content.lang, DATA_CREDIT["en"])
+    if content.context is not None:
+        credit += "; " + CONTEXT_CREDIT
     if content.data_as_of:
         credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
     credit_lines = wrap(credit + " · Frontier Atlas", fs * 0.7, sep=" · ")
@@ -207,6 +211,9 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                 ax=ax, color=colors["land_edge"], linewidth=0.6, zorder=1.1)
     else:
         countries.plot(ax=ax, color=fills, edgecolor=colors["land_edge"], linewidth=0.6, zorder=1)
+
+    if content.context is not None:
+        _draw_context(ax, content.context, colors, scale)
 
     borders = gpd.GeoDataFrame(
         {"focus": [b[3] for b in content.borders]},
@@ -408,6 +415,20 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
                     metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip
     return out.getvalue()
+
+
+def _draw_context(ax, view: ContextView, colors: dict[str, str], scale: float) -> None:
+    """Regions (dotted lines), lakes and rivers, over the land and under the borders."""
+    if view.lakes is not None:
+        gpd.GeoSeries([view.lakes], crs="OGC:CRS84").to_crs(CRS).plot(
+            ax=ax, color=colors["water"], edgecolor=colors["river"], linewidth=0.3, zorder=1.3)
+    for level, lines in view.rivers:
+        gpd.GeoSeries([lines], crs="OGC:CRS84").to_crs(CRS).plot(
+            ax=ax, color=colors["river"], linewidth=RIVER_WEIGHTS[level] * 0.75 * max(scale, 0.8),
+            zorder=1.4)  # fmt: skip
+    if view.regions is not None:
+        gpd.GeoSeries([view.regions], crs="OGC:CRS84").to_crs(CRS).plot(
+            ax=ax, color=colors["region"], linewidth=0.7, linestyle=(0, (2, 2)), zorder=1.5)
 
 
 def _draw_annotations(ax, content: MapContent, colors: dict[str, str], fs: float, scale: float,

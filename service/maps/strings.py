@@ -136,6 +136,8 @@ UI_MORE: dict[str, dict[str, str]] = {
         "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
         "scale_km": "km", "scale_m": "m", "by": "By",
         "studio": "Make your own map",
+        "method_context": "Regions: Natural Earth (public domain); lakes: OpenStreetMap "
+        "contributors (ODbL); rivers: GSHHG, from the CIA World Data Bank II (LGPL).",
     },
     "ru": {
         "status_open": "открыт", "status_restricted": "ограничен", "status_closed": "закрыт",
@@ -161,6 +163,8 @@ UI_MORE: dict[str, dict[str, str]] = {
         "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
         "scale_km": "км", "scale_m": "м", "by": "Автор",
         "studio": "Создать свою карту",
+        "method_context": "Регионы: Natural Earth (общественное достояние); озёра: участники "
+        "OpenStreetMap (ODbL); реки: GSHHG по CIA World Data Bank II (LGPL).",
     },
     "be": {
         "status_open": "адкрыты", "status_restricted": "абмежаваны", "status_closed": "зачынены",
@@ -186,6 +190,8 @@ UI_MORE: dict[str, dict[str, str]] = {
         "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
         "scale_km": "км", "scale_m": "м", "by": "Аўтар",
         "studio": "Стварыць сваю мапу",
+        "method_context": "Рэгіёны: Natural Earth (грамадскі набытак); азёры: удзельнікі "
+        "OpenStreetMap (ODbL); рэкі: GSHHG паводле CIA World Data Bank II (LGPL).",
     },
 }  # fmt: skip
 for _lang, _strings in UI_MORE.items():

@@ -142,6 +142,8 @@
   FA.draw = function (map, d) {
     var t = d.ui || {};
     map.createPane('faLand').style.zIndex = 250;
+    map.createPane('faContext').style.zIndex = 300;
+    map.getPane('faContext').style.pointerEvents = 'none';
     map.createPane('faHalos').style.zIndex = 410;
     map.createPane('faBorders').style.zIndex = 420;
     map.createPane('faCountryLabels').style.zIndex = 430;
@@ -159,6 +161,18 @@
                  (f.properties.focus ? ' fa-country-focus' : ''), weight: 0.6 };
       }
     }).addTo(map);
+
+    // Context under the borders: lakes, rivers (wider for major ones), region lines.
+    var ctx = d.context;
+    if (ctx) {
+      if (ctx.lakes) L.geoJSON(ctx.lakes, { pane: 'faContext', interactive: false,
+                                            style: { className: 'fa-lake', weight: 0.5 } }).addTo(map);
+      L.geoJSON(ctx.rivers, { pane: 'faContext', interactive: false, style: function (f) {
+        return { className: 'fa-river', weight: f.properties.weight, lineCap: 'round', lineJoin: 'round' };
+      } }).addTo(map);
+      if (ctx.regions) L.geoJSON(ctx.regions, { pane: 'faContext', interactive: false,
+                                                style: { className: 'fa-region', weight: 0.9, dashArray: '3 3' } }).addTo(map);
+    }
 
     FA.countryLabels = d.countryLabels.map(function (c) {
       var marker = L.marker(c.ll, {

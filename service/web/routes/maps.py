@@ -22,6 +22,7 @@ from starlette.types import Scope
 from service.domain.errors import InvalidParameterError, NotFoundError
 from service.maps import content as maps
 from service.maps import embed
+from service.maps.context_layers import ContextLayers
 from service.maps.flags import (
     DARK,
     LANGS,
@@ -73,6 +74,8 @@ class MapService:
         }
         self.options = maps.MapOptions(
             tiles=tiles, attribution_prefix=settings.map_attribution_prefix)
+        # Regions, lakes and rivers: read once here, never per request.
+        self.context = ContextLayers.load(settings.data_dir / "context.geojson")
         self.cache = maps.RenderCache(settings.map_cache_entries)
         self.limiter = RenderLimiter(settings.map_render_concurrency, settings.map_render_queue)
         self.timings: dict[str, float] = {}
@@ -91,7 +94,7 @@ class MapService:
         as_of = maps.data_date(self.store)
 
         def make() -> maps.MapContent:
-            content = maps.resolve(self.store.frontier, places, spec, lang)
+            content = maps.resolve(self.store.frontier, places, spec, lang, self.context)
             content.events, content.data_as_of = events, as_of
             return content
 
