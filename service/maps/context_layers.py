@@ -2,7 +2,8 @@
 (``geodata/context.geojson``: Natural Earth regions, OpenStreetMap lakes, GSHHG/WDBII
 rivers, each feature with its ``source``), read once when the map service starts and
 generalised per view: what a view shows depends on its zoom (each feature's
-``min_zoom``) and is simplified to the view's tolerance.
+``min_zoom``) and is simplified to the view's tolerance. Their credit, wherever they are
+drawn, is the ``context_credit`` string (service.maps.strings).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from shapely.geometry.base import BaseGeometry
 
 from service.domain.geometry import BBox
 
-#: The credit the context layers need wherever they are drawn (attribution, image credit).
-CREDIT = "Made with Natural Earth; rivers GSHHG (Wessel & Smith)"
 #: Countries whose regions are not drawn: Natural Earth's Latvia has 119 pre-2021
 #: municipalities, noise at any scale these maps use.
 SKIP_REGIONS = frozenset({"LV"})

@@ -20,7 +20,6 @@ from shapely.geometry.base import BaseGeometry
 
 from service.domain.frontier import Frontier
 from service.maps.basemap import STATIC_DIR, europe_outline, pad_bbox, round_coords  # noqa: F401 - re-used
-from service.maps.context_layers import CREDIT as CONTEXT_CREDIT
 from service.maps.context_layers import RIVER_WEIGHTS
 from service.maps.flags import MapFlags
 from service.maps.labels import label_points
@@ -162,7 +161,9 @@ BROWSER_UI = ("reset", "zoom_in", "zoom_out", "two_fingers", "scale_km", "scale_
 def _attribution(content: MapContent) -> str:
     """The data credit as HTML, with the context layers' credit when they are drawn."""
     credit = data_attribution_html(content.lang)
-    return credit + (f"; {html.escape(CONTEXT_CREDIT)}" if content.context else "")
+    if content.context is None:
+        return credit
+    return f"{credit}; {html.escape(UI[content.lang]['context_credit'])}"
 
 
 def _context_json(content: MapContent) -> dict[str, Any] | None:

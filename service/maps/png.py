@@ -26,7 +26,6 @@ from pyproj import Transformer  # noqa: E402
 from shapely.geometry import Polygon, box  # noqa: E402
 
 from service.maps.content import UI, MapContent, label_points  # noqa: E402
-from service.maps.context_layers import CREDIT as CONTEXT_CREDIT  # noqa: E402
 from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 
@@ -158,7 +157,7 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         foot_lines += wrap(credit_line, fs * 0.8)
     credit = DATA_CREDIT.get(content.lang, DATA_CREDIT["en"])
     if content.context is not None:
-        credit += "; " + CONTEXT_CREDIT
+        credit += "; " + ui["context_credit"]
     if content.data_as_of:
         credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
     credit_lines = wrap(credit + " · Frontier Atlas", fs * 0.7, sep=" · ")

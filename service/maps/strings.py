@@ -136,6 +136,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
         "scale_km": "km", "scale_m": "m", "by": "By",
         "studio": "Make your own map",
+        "context_credit": "Made with Natural Earth; rivers: GSHHG (Wessel & Smith)",
         "method_context": "Regions: Natural Earth (public domain); lakes: OpenStreetMap "
         "contributors (ODbL); rivers: GSHHG, from the CIA World Data Bank II (LGPL).",
     },
@@ -163,6 +164,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
         "scale_km": "км", "scale_m": "м", "by": "Автор",
         "studio": "Создать свою карту",
+        "context_credit": "Сделано с Natural Earth; реки: GSHHG (Wessel & Smith)",
         "method_context": "Регионы: Natural Earth (общественное достояние); озёра: участники "
         "OpenStreetMap (ODbL); реки: GSHHG по CIA World Data Bank II (LGPL).",
     },
@@ -190,6 +192,7 @@ UI_MORE: dict[str, dict[str, str]] = {
         "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
         "scale_km": "км", "scale_m": "м", "by": "Аўтар",
         "studio": "Стварыць сваю мапу",
+        "context_credit": "Зроблена з Natural Earth; рэкі: GSHHG (Wessel & Smith)",
         "method_context": "Рэгіёны: Natural Earth (грамадскі набытак); азёры: удзельнікі "
         "OpenStreetMap (ODbL); рэкі: GSHHG паводле CIA World Data Bank II (LGPL).",
     },
