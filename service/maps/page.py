@@ -204,7 +204,8 @@ def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> d
         "static": flags.static,
         "tiles": flags.tiles != "none",
         "prefix": prefix,
-        "attribution": _attribution(content),
+        # the in-map credit stays one line: the context layers are credited under the map
+        "attribution": data_attribution_html(content.lang),
         "context": _context_json(content),
         "zoomHint": UI[content.lang]["zoom_hint"],
         "ui": {k: UI[content.lang][k] for k in BROWSER_UI},
