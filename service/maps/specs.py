@@ -20,6 +20,9 @@ FRONTIER_PLACES = (
     "smolensk", "bryansk", "pskov",
 )  # fmt: skip
 MAX_CUSTOM_ITEMS = 200
+#: A border map names its largest places within this distance of the line (degrees).
+BORDER_PLACES_DEG = 0.7
+BORDER_PLACES = 8
 #: Towns a locator map names around its place.
 NEARBY_TOWNS = 4
 
@@ -105,9 +108,16 @@ async def border_spec(store: FeatureStore, raw_id: str) -> MapSpec:
     border_id = frontier.border_id(raw_id)
     crossings = tuple(c.id for c in frontier.crossings_on(border_id))
     geom = frontier.borders[border_id].geometry
-    candidates = await store.places_within(BBox(*geom.buffer(0.3).bounds))
-    near = [p.id for p in candidates if geom.distance(Point(p.lon, p.lat)) < 0.3]
-    return MapSpec("border", (border_id,), tuple(near[:10]), crossings,
+    candidates = await store.places_within(BBox(*geom.buffer(BORDER_PLACES_DEG).bounds))
+    # The largest places near it: regional centres before the small towns on the line.
+    near = sorted((p for p in candidates
+                   if geom.distance(Point(p.lon, p.lat)) < BORDER_PLACES_DEG),
+                  key=lambda p: -p.population)  # fmt: skip
+    chosen: list = []
+    for p in near:  # a city's districts (GeoNames lists them as places) give way to the city
+        if all(abs(p.lon - q.lon) > 0.15 or abs(p.lat - q.lat) > 0.1 for q in chosen):
+            chosen.append(p)
+    return MapSpec("border", (border_id,), tuple(p.id for p in chosen[:BORDER_PLACES]), crossings,
                    tuple(frontier.countries_of(border_id)), border_id)  # fmt: skip
 
 
