@@ -222,13 +222,23 @@
 
     controls(map, d, t);
     var home = function (instant) {
-      map.fitBounds(d.bounds, { padding: [24, 24], animate: !REDUCED && !instant });
+      map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED && !instant });
     };
     limitView(map, d);
     home();
     FA.home = home;
     declutter(map);
-    map.on('zoomend moveend resize', function () { declutter(map); });
+    // Labels are placed after every move, and again a moment later: a pass made while a
+    // zoom animation is still settling measures moved boxes and hid labels needlessly.
+    var again = null;
+    var place = function () {
+      declutter(map);
+      clearTimeout(again);
+      again = setTimeout(function () { declutter(map); }, 150);
+    };
+    map.on('zoomend moveend resize', place);
+    // and once the page has settled (the inset's opening transition lasts 0.6 s)
+    setTimeout(place, 800);
     map.on('resize', function () { limitView(map, d); });
     if (d.static) map.setMaxBounds(map.getBounds().pad(0.05));
 
@@ -496,6 +506,9 @@
     }
     var corner = map.getContainer().querySelector('.leaflet-control-container');
     if (corner) map.getContainer().insertBefore(corner, map.getContainer().firstChild);
+    // The inset is a new obstacle (and was none when the labels were first placed).
+    declutter(map);
+    mini.on('toggle minimize restore', function () { declutter(map); });
   };
 
   // ------------------------------------------------------------------ embed height
