@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import shapely
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from service.domain.frontier import Frontier
@@ -343,7 +343,8 @@ def _without_holes(geom: BaseGeometry) -> BaseGeometry:
     """*geom*'s polygons without their interior rings."""
     parts = [Polygon(p.exterior) for p in getattr(geom, "geoms", [geom])
              if isinstance(p, Polygon) and not p.is_empty]  # fmt: skip
-    return MultiPolygon(parts) if parts else geom
+    # (an island in a filled lake overlaps the filled polygon: the union stays valid)
+    return shapely.union_all(parts) if parts else geom
 
 
 #: Crossing statuses the data uses, in the order of the legend.

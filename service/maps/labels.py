@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shapely
 from shapely.geometry import Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
@@ -35,7 +36,7 @@ def place_label_sides(places: list[MapPoint], crossings: list[MapPoint]) -> None
 def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
     """Where to write a country's name: inside the part of it within the view."""
     view = box(*pad_bbox(bounds, 0.02))
-    part = geom.intersection(view)
+    part = shapely.make_valid(geom).intersection(view)
     if part.is_empty or part.area < view.area * 0.04:
         return None
     polys = [g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)]
@@ -49,7 +50,7 @@ def label_points(geom: BaseGeometry, view: BaseGeometry,
                  most: int = 12) -> list[tuple[float, float]]:
     """Candidate (lon, lat) spots for a country's name inside *view* (a lon/lat polygon),
     best first: the pole of inaccessibility of its largest part, then spots deepest inside."""
-    part = geom.intersection(view)
+    part = shapely.make_valid(geom).intersection(view)
     if part.is_empty or part.area < view.area * 0.03:
         return []
     polys = sorted((g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)),

@@ -160,7 +160,7 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         credit += "; " + ui["context_credit"]
     if content.data_as_of:
         credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
-    credit_lines = wrap(credit + " · Frontier Atlas", fs * 0.7, sep=" · ")
+    credit_lines = wrap(credit + " · Frontier Atlas", fs * 0.7)
     dek = texts.dek if texts is not None else ""
     dek_lines = wrap(dek, fs * 0.95) if dek else []
     line_px = fs * 0.8 * 1.45 * dpi / 72
