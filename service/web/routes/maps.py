@@ -7,6 +7,7 @@ wraps the app's HTML renderer so that collection and feature pages show a map.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -74,11 +75,25 @@ class MapService:
         }
         self.options = maps.MapOptions(
             tiles=tiles, attribution_prefix=settings.map_attribution_prefix)
-        # Regions, lakes and rivers: read once here, never per request.
-        self.context = ContextLayers.load(settings.data_dir / "context.geojson")
+        # Regions, lakes and rivers: read once, in the background (start-up does not wait
+        # for it; the first map that needs it does), never per request.
+        self._context_path = settings.data_dir / "context.geojson"
+        self._context: ContextLayers | None = None
+        self._context_lock = threading.Lock()
+        threading.Thread(target=lambda: self.context, daemon=True,
+                         name="map-context-layers").start()  # fmt: skip
         self.cache = maps.RenderCache(settings.map_cache_entries)
         self.limiter = RenderLimiter(settings.map_render_concurrency, settings.map_render_queue)
         self.timings: dict[str, float] = {}
+
+    @property
+    def context(self) -> ContextLayers | None:
+        """The context layers, loaded on first use (once)."""
+        with self._context_lock:
+            if self._context is None and self._context_path is not None:
+                self._context = ContextLayers.load(self._context_path)
+                self._context_path = None
+            return self._context
 
     async def _cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """A cached render, or a new one made within the render bounds."""
