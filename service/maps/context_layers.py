@@ -17,7 +17,7 @@ from threading import Lock
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import MultiLineString, MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from service.domain.geometry import BBox
@@ -117,19 +117,22 @@ class ContextLayers:
                                      lambda a: np.round(a, 3))
             return None if part.is_empty else part
 
-        # A lake narrower than a few tolerances would be a shard: leave it out.
+        # A lake narrower than a few tolerances would be a shard: leave it out. Lakes never
+        # overlap and rivers need no noding: collections, not unions (those cost seconds).
         min_area = (tolerance * 6) ** 2
         lakes = [g for z, g in self.lakes
                  if z <= zoom + 0.5 and g.area >= min_area and g.intersects(frame)]  # fmt: skip
+        lake_parts = [p for g in lakes for p in getattr(g, "geoms", [g])]
         rivers = []
         for level in sorted(RIVER_WEIGHTS):
-            lines = [g for z, lv, g in self.rivers
-                     if lv == level and z <= zoom + 0.5 and g.intersects(frame)]  # fmt: skip
-            part = fit(shapely.union_all(lines)) if lines else None
+            lines = [p for z, lv, g in self.rivers
+                     if lv == level and z <= zoom + 0.5 and g.intersects(frame)
+                     for p in getattr(g, "geoms", [g])]  # fmt: skip
+            part = fit(MultiLineString(lines)) if lines else None
             if part is not None:
                 rivers.append((level, part))
         return ContextView(
             regions=fit(self.region_lines),
-            lakes=fit(shapely.union_all(lakes)) if lakes else None,
+            lakes=fit(MultiPolygon(lake_parts)) if lake_parts else None,
             rivers=tuple(rivers),
         )
