@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import shapely
 from shapely.geometry import Point
 
 from service.domain.errors import InvalidParameterError, NotFoundError
@@ -108,10 +109,16 @@ async def border_spec(store: FeatureStore, raw_id: str) -> MapSpec:
     border_id = frontier.border_id(raw_id)
     crossings = tuple(c.id for c in frontier.crossings_on(border_id))
     geom = frontier.borders[border_id].geometry
-    candidates = await store.places_within(BBox(*geom.buffer(BORDER_PLACES_DEG).bounds))
+    # (the line's bounds widened: buffering the full-resolution line took seconds)
+    west, south, east, north = geom.bounds
+    d = BORDER_PLACES_DEG
+    candidates = await store.places_within(BBox(west - d, south - d, east + d, north + d))
     # The largest places near it: regional centres before the small towns on the line.
-    near = sorted((p for p in candidates
-                   if geom.distance(Point(p.lon, p.lat)) < BORDER_PLACES_DEG),
+    # (one vectorised test against the coarsest prepared line: this runs on every request)
+    coarse = frontier.border(border_id, max(frontier.simplify_levels_m or [0]) or None).geometry
+    points = shapely.points([p.lon for p in candidates], [p.lat for p in candidates])
+    close = shapely.dwithin(points, coarse, BORDER_PLACES_DEG) if candidates else []
+    near = sorted((p for p, ok in zip(candidates, close, strict=True) if ok),
                   key=lambda p: -p.population)  # fmt: skip
     chosen: list = []
     for p in near:  # a city's districts (GeoNames lists them as places) give way to the city
