@@ -78,7 +78,7 @@ def test_text_from_flags_is_escaped_everywhere(client):
 
 def test_json_in_inline_script_cannot_close_it():
     data = {"name": "</script><script>alert(1)</script>", "x": "\u2028'&"}
-    out = maps._safe_json(data)
+    out = maps.safe_json(data)
     assert "<" not in out and ">" not in out and "&" not in out and "'" not in out
 
 
@@ -159,7 +159,9 @@ def test_png_is_bounded_and_cached(client):
 
 def test_embed_snippet(client):
     snippet = client.get("/maps/places/divin/embed?lang=ru").text
-    assert snippet.startswith("<iframe ")
+    # a size container around the iframe: its no-script height follows its own width
+    assert snippet.startswith('<div style="container-type:inline-size;width:100%"><iframe ')
+    assert re.search(r'style="width:100%;height:calc\([^"]*cqw[^"]*\);', snippet)
     assert 'title="Дивин и ближайшая граница"' in snippet
     assert "allowfullscreen" in snippet and 'loading="lazy"' in snippet
     assert ("http://testserver/maps/places/divin?dark=false&amp;lang=ru&amp;"

@@ -27,8 +27,10 @@ async def _write(args: argparse.Namespace) -> int:
     from service.settings import Settings
     from service.store import open_store
 
-    store = await open_store(Settings())
+    settings = Settings()
+    store = await open_store(settings)
     frontier = store.frontier
+    context = maps.ContextLayers.load(settings.data_dir / "context.geojson")
     try:
         border_id = frontier.border_id(args.border)
         crossings = tuple(c.id for c in frontier.crossings_on(border_id))
@@ -40,7 +42,8 @@ async def _write(args: argparse.Namespace) -> int:
              "static": args.static, "inset": args.inset, "labels": args.labels, "tiles": "none"}
         )  # fmt: skip
         size = parse_size(args.width, args.height)
-        content = maps.resolve(frontier, await maps.places_of(store, spec), spec, flags.lang)
+        content = maps.resolve(frontier, await maps.places_of(store, spec), spec, flags.lang,
+                               context)  # fmt: skip
     except AtlasError as exc:
         raise SystemExit(f"frontier-atlas map: {exc.detail}") from None
     finally:

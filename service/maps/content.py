@@ -1,10 +1,12 @@
-"""Map pages built from the store's data: what each map shows, and its HTML page.
+"""What a map shows, resolved: ``resolve`` turns a ``MapSpec`` (service.maps.specs) into
+``MapContent`` (simplified geometries, labels, popups, legend, captions, in one language),
+which the HTML page (service.maps.page) and the static images (service.maps.png) draw.
 
-``resolve`` turns a ``MapSpec`` (what to show) into ``MapContent`` (simplified
-geometries, labels, popups, legend, in one language); ``render_page`` turns
-content plus ``MapFlags`` into one HTML page whose every asset is served by the
-service itself (or inlined, for the command line). The static PNG renderer
-(service.maps.png) draws the same ``MapContent``.
+The map modules, by concern: ``strings`` (every word, by language), ``specs`` (what each
+kind of map shows), ``basemap`` (generalised countries, borders' detail, view limits,
+Natural Earth), ``labels`` (where labels go), ``content`` (this: assembly), ``page``
+(assets, browser JSON, template), ``cache``, ``embed``, ``flags``, ``html`` (Folium),
+``png`` (PNG and SVG). The names other modules use are importable from here as before.
 
 Escaping: all text reaches the page through an autoescaping Jinja template or
 through JSON embedded with ``<``, ``>``, ``&`` and ``'`` escaped; the browser
@@ -13,482 +15,88 @@ script builds popups and labels with ``textContent`` only.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
-import json
-import math
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from threading import Lock
-from typing import Any
 
-import numpy as np
 import shapely
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
+from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import polylabel
 
-from service.domain.errors import InvalidParameterError, NotFoundError
 from service.domain.frontier import Frontier
 from service.domain.geometry import BBox
-from service.domain.records import Feature, ItemsQuery
+from service.domain.records import Feature
+from service.maps.basemap import (  # noqa: F401 - re-exported
+    BASEMAP_TOLERANCES_DEG,
+    EUROPE,
+    STATIC_DIR,
+    basemap_countries,
+    basemap_tolerance,
+    clip_bbox,
+    country_edges,
+    data_extent,
+    europe_countries,
+    europe_outline,
+    land_beyond,
+    pad_bbox,
+    page_view_limit,
+    pick_level,
+    round_coords,
+    span_km,
+    warm_up,
+)
+from service.maps.cache import RenderCache  # noqa: F401 - re-exported
+from service.maps.context_layers import ContextLayers, ContextView, zoom_of
+from service.maps.embed import PageText
 from service.maps.flags import MapFlags
-from service.store.base import FeatureStore
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-
-#: The map of the frontier: BY-RU, its checkpoints, Divin and the regional centres.
-FRONTIER_BORDER = "BY-RU"
-FRONTIER_PLACES = (
-    "divin", "minsk", "brest", "grodno", "vitebsk", "mogilev", "gomel",
-    "smolensk", "bryansk", "pskov",
-)  # fmt: skip
-MAX_CUSTOM_ITEMS = 200
-#: Towns a locator map names around its place.
-NEARBY_TOWNS = 4
-
-DATA_ATTRIBUTION_HTML = (
-    'Data © <a href="https://www.openstreetmap.org/copyright" target="_blank" '
-    'rel="noopener">OpenStreetMap contributors</a> (ODbL), '
-    '<a href="https://www.geonames.org/" target="_blank" rel="noopener">GeoNames</a> '
-    '(<a href="https://creativecommons.org/licenses/by/4.0/" target="_blank" '
-    'rel="noopener">CC BY 4.0</a>)'
+from service.maps.labels import label_point, label_points, place_label_sides  # noqa: F401
+from service.maps.page import (  # noqa: F401 - re-exported
+    ASSETS,
+    BROWSER_UI,
+    TEMPLATES_DIR,
+    Asset,
+    MapOptions,
+    PageUrls,
+    TileSource,
+    annotation_json,
+    browser_data,
+    file_hash,
+    geojson_feature,
+    inline_asset,
+    render_page,
+    safe_json,
 )
-_DATA_WORDS = {"en": ("Data", "OpenStreetMap contributors"),
-               "ru": ("Данные", "участники OpenStreetMap"),
-               "be": ("Даныя", "удзельнікі OpenStreetMap")}  # fmt: skip
-
-
-def data_attribution_html(lang: str) -> str:
-    """The data credit (OpenStreetMap, GeoNames) in *lang*, as HTML."""
-    data, osm = _DATA_WORDS.get(lang, _DATA_WORDS["en"])
-    return DATA_ATTRIBUTION_HTML.replace("Data ©", f"{data} ©", 1).replace(
-        "OpenStreetMap contributors", osm, 1)
-
-
-OSM_TILE_ATTRIBUTION = (
-    'Tiles © <a href="https://www.openstreetmap.org/copyright" target="_blank" '
-    'rel="noopener">OpenStreetMap</a>'
+from service.maps.specs import (  # noqa: F401 - re-exported
+    FRONTIER_BORDER,
+    FRONTIER_PLACES,
+    MAX_CUSTOM_ITEMS,
+    NEARBY_TOWNS,
+    Annotation,
+    MapSpec,
+    PageTexts,
+    border_spec,
+    custom_spec,
+    data_date,
+    events_of,
+    frontier_spec,
+    place_spec,
+    places_of,
 )
-CARTO_TILE_ATTRIBUTION = (
-    OSM_TILE_ATTRIBUTION + ', © <a href="https://carto.com/attributions" target="_blank" '
-    'rel="noopener">CARTO</a>'
+from service.maps.strings import (  # noqa: F401 - re-exported
+    CARTO_TILE_ATTRIBUTION,
+    COUNTRY_NAMES,
+    DATA_ATTRIBUTION_HTML,
+    OSM_TILE_ATTRIBUTION,
+    UI,
+    border_name,
+    country_name,
+    data_attribution_html,
+    format_int,
+    format_km,
+    place_name,
 )
 
-# ---------------------------------------------------------------- languages
-UI: dict[str, dict[str, str]] = {
-    "en": {
-        "frontier_title": "The Belarus–Russia frontier",
-        "border_title": "{name}",
-        "place_title": "{name} and the nearest border",
-        "custom_title": "Frontiers of Belarus",
-        "legend": "Legend", "border": "Border", "focus_border": "{name}",
-        "checkpoint": "Checkpoint", "place": "Place", "nearest": "Distance to the nearest border",
-        "shown": "Places and crossings on this map", "noscript": "The interactive map needs "
-        "JavaScript; the places and crossings it shows are listed here.",
-        "measured": "{name}: {measured} km measured along our line (geodesic, WGS84); "
-        "{cited} km cited ({source}).",
-        "measured_only": "{name}: {measured} km measured along our line (geodesic, WGS84).",
-        "frontier_dek": "Belarus resumed checks on people entering from Russia on 5 May 2023, "
-        "in the six main road directions shown (1–6).",
-        "alt": "Map of {what}. Shown: {items}.",
-        "country": "Country", "kind": "Kind", "population": "Population",
-        "road": "Road", "border_of": "Border", "precision": "Location precision",
-        "method": "Located as", "since": "Dates", "km_to": "{km} km to the {border}",
-        "capital": "capital", "city": "city", "town": "town", "village": "village",
-        "zoom_hint": "Use Ctrl + scroll (⌘ + scroll) to zoom the map",
-        "source": "Source", "embed": "Embed this map", "png": "Image (PNG)",
-        "scale_note": "Lines simplified to {m} m for this view.",
-    },
-    "ru": {
-        "frontier_title": "Граница Беларуси и России",
-        "border_title": "{name}",
-        "place_title": "{name} и ближайшая граница",
-        "custom_title": "Границы Беларуси",
-        "legend": "Условные обозначения", "border": "Граница", "focus_border": "{name}",
-        "checkpoint": "Пункт пропуска", "place": "Населённый пункт",
-        "nearest": "Расстояние до ближайшей границы",
-        "shown": "Населённые пункты и пункты пропуска на карте",
-        "noscript": "Для интерактивной карты нужен JavaScript; объекты карты перечислены здесь.",
-        "measured": "{name}: {measured} км по нашей линии (геодезически, WGS84); "
-        "по данным источника {cited} км ({source}).",
-        "measured_only": "{name}: {measured} км по нашей линии (геодезически, WGS84).",
-        "frontier_dek": "Беларусь возобновила проверки на въезде из России 5 мая 2023 года "
-        "на шести основных автомобильных направлениях, показанных на карте (1–6).",
-        "alt": "Карта: {what}. На карте: {items}.",
-        "country": "Страна", "kind": "Тип", "population": "Население",
-        "road": "Дорога", "border_of": "Граница", "precision": "Точность положения",
-        "method": "Как определено", "since": "Даты", "km_to": "{km} км до границы: {border}",
-        "capital": "столица", "city": "город", "town": "посёлок", "village": "деревня",
-        "zoom_hint": "Масштаб: Ctrl + колесо мыши (⌘ + колесо)",
-        "source": "Источник", "embed": "Встроить карту", "png": "Изображение (PNG)",
-        "scale_note": "Линии упрощены до {m} м для этого масштаба.",
-    },
-    "be": {
-        "frontier_title": "Мяжа Беларусі і Расіі",
-        "border_title": "{name}",
-        "place_title": "{name} і бліжэйшая мяжа",
-        "custom_title": "Межы Беларусі",
-        "legend": "Умоўныя абазначэнні", "border": "Мяжа", "focus_border": "{name}",
-        "checkpoint": "Пункт пропуску", "place": "Населены пункт",
-        "nearest": "Адлегласць да бліжэйшай мяжы",
-        "shown": "Населеныя пункты і пункты пропуску на карце",
-        "noscript": "Для інтэрактыўнай карты патрэбны JavaScript; аб'екты карты пералічаны тут.",
-        "measured": "{name}: {measured} км па нашай лініі (геадэзічна, WGS84); "
-        "паводле крыніцы {cited} км ({source}).",
-        "measured_only": "{name}: {measured} км па нашай лініі (геадэзічна, WGS84).",
-        "frontier_dek": "Беларусь аднавіла праверкі на ўездзе з Расіі 5 мая 2023 года "
-        "на шасці асноўных аўтамабільных напрамках, паказаных на карце (1–6).",
-        "alt": "Карта: {what}. На карце: {items}.",
-        "country": "Краіна", "kind": "Тып", "population": "Насельніцтва",
-        "road": "Дарога", "border_of": "Мяжа", "precision": "Дакладнасць становішча",
-        "method": "Як вызначана", "since": "Даты", "km_to": "{km} км да мяжы: {border}",
-        "capital": "сталіца", "city": "горад", "town": "пасёлак", "village": "вёска",
-        "zoom_hint": "Маштаб: Ctrl + кола мышы (⌘ + кола)",
-        "source": "Крыніца", "embed": "Уставіць карту", "png": "Выява (PNG)",
-        "scale_note": "Лініі спрошчаны да {m} м для гэтага маштабу.",
-    },
-}  # fmt: skip
 
-#: Strings of the page chrome, the legend, popups, the PNG and the captions.
-UI_MORE: dict[str, dict[str, str]] = {
-    "en": {
-        "status_open": "open", "status_restricted": "restricted", "status_closed": "closed",
-        "key_open": "Checkpoint, open", "key_restricted": "Checkpoint, restricted",
-        "key_closed": "Checkpoint, closed", "key_halo": "Position uncertain (shaded area)",
-        "status": "Status", "status_since": "since {date}", "who": "Who may cross",
-        "approx": "Approximate position: within about {km} km",
-        "as_of": "Data as of {date}", "method_link": "How this map was made",
-        "method_measured": "Our line measures {measured} km ({name}; geodesic length on "
-        "the WGS84 ellipsoid).",
-        "method_simplified": "Lines are simplified to {m} m for this view.",
-        "method_points": "Checkpoint positions are approximate where a shaded circle is drawn: "
-        "it shows the stated precision of the position.",
-        "cited": "The {name} is {cited} km long, according to {source}.",
-        "measured_cap": "The {name} measures about {measured} km along our line.",
-        "clipped_cap": "{name}: only the part within the map's area is shown ({measured} km).",
-        "place_cap": "{place} lies {km} km from the {border}.",
-        "reset": "Reset view", "zoom_in": "Zoom in", "zoom_out": "Zoom out",
-        "fullscreen": "Full screen", "exit_fullscreen": "Exit full screen",
-        "inset_hide": "Hide the overview map", "inset_show": "Show the overview map",
-        "two_fingers": "Use two fingers to move the map", "key": "Checkpoints on this map",
-        "timeline": "Timeline of the {name}", "svg": "Image (SVG)", "map_region": "Map",
-        "scale_km": "km", "scale_m": "m", "by": "By",
-        "studio": "Make your own map",
-    },
-    "ru": {
-        "status_open": "открыт", "status_restricted": "ограничен", "status_closed": "закрыт",
-        "key_open": "Пункт пропуска открыт", "key_restricted": "Пункт пропуска: ограничения",
-        "key_closed": "Пункт пропуска закрыт",
-        "key_halo": "Положение неточно (заштрихованная область)",
-        "status": "Статус", "status_since": "с {date}", "who": "Кто может пересечь",
-        "approx": "Приблизительное положение: в пределах около {km} км",
-        "as_of": "Данные на {date}", "method_link": "Как сделана эта карта",
-        "method_measured": "Длина нашей линии — {measured} км ({name}; геодезическая длина "
-        "на эллипсоиде WGS84).",
-        "method_simplified": "Линии упрощены до {m} м для этого масштаба.",
-        "method_points": "Положение пунктов пропуска приблизительное там, где нарисован "
-        "заштрихованный круг: он показывает заявленную точность.",
-        "cited": "{name}: {cited} км, по данным: {source}.",
-        "measured_cap": "{name}: около {measured} км по нашей линии.",
-        "clipped_cap": "{name}: показана только часть в пределах карты ({measured} км).",
-        "place_cap": "{place}: {km} км до границы ({border}).",
-        "reset": "Исходный вид", "zoom_in": "Приблизить", "zoom_out": "Отдалить",
-        "fullscreen": "Во весь экран", "exit_fullscreen": "Выйти из полноэкранного режима",
-        "inset_hide": "Скрыть обзорную карту", "inset_show": "Показать обзорную карту",
-        "two_fingers": "Перемещайте карту двумя пальцами", "key": "Пункты пропуска на карте",
-        "timeline": "Хронология: {name}", "svg": "Изображение (SVG)", "map_region": "Карта",
-        "scale_km": "км", "scale_m": "м", "by": "Автор",
-        "studio": "Создать свою карту",
-    },
-    "be": {
-        "status_open": "адкрыты", "status_restricted": "абмежаваны", "status_closed": "зачынены",
-        "key_open": "Пункт пропуску адкрыты", "key_restricted": "Пункт пропуску: абмежаванні",
-        "key_closed": "Пункт пропуску зачынены",
-        "key_halo": "Становішча недакладнае (заштрыхаваная вобласць)",
-        "status": "Статус", "status_since": "з {date}", "who": "Хто можа перасекчы",
-        "approx": "Прыблізнае становішча: у межах каля {km} км",
-        "as_of": "Даныя на {date}", "method_link": "Як зроблена гэтая карта",
-        "method_measured": "Даўжыня нашай лініі — {measured} км ({name}; геадэзічная даўжыня "
-        "на эліпсоідзе WGS84).",
-        "method_simplified": "Лініі спрошчаны да {m} м для гэтага маштабу.",
-        "method_points": "Становішча пунктаў пропуску прыблізнае там, дзе намаляваны "
-        "заштрыхаваны круг: ён паказвае заяўленую дакладнасць.",
-        "cited": "{name}: {cited} км, паводле: {source}.",
-        "measured_cap": "{name}: каля {measured} км па нашай лініі.",
-        "clipped_cap": "{name}: паказана толькі частка ў межах карты ({measured} км).",
-        "place_cap": "{place}: {km} км да мяжы ({border}).",
-        "reset": "Пачатковы выгляд", "zoom_in": "Наблізіць", "zoom_out": "Аддаліць",
-        "fullscreen": "На ўвесь экран", "exit_fullscreen": "Выйсці з поўнаэкраннага рэжыму",
-        "inset_hide": "Схаваць аглядную карту", "inset_show": "Паказаць аглядную карту",
-        "two_fingers": "Перамяшчайце карту двума пальцамі", "key": "Пункты пропуску на карце",
-        "timeline": "Храналогія: {name}", "svg": "Выява (SVG)", "map_region": "Карта",
-        "scale_km": "км", "scale_m": "м", "by": "Аўтар",
-        "studio": "Стварыць сваю мапу",
-    },
-}  # fmt: skip
-for _lang, _strings in UI_MORE.items():
-    UI[_lang].update(_strings)
-
-COUNTRY_NAMES = {
-    "ru": {"BY": "Беларусь", "RU": "Россия", "UA": "Украина", "PL": "Польша", "LT": "Литва",
-           "LV": "Латвия", "EE": "Эстония", "SK": "Словакия", "SE": "Швеция"},
-    "be": {"BY": "Беларусь", "RU": "Расія", "UA": "Украіна", "PL": "Польшча", "LT": "Літва",
-           "LV": "Латвія", "EE": "Эстонія", "SK": "Славакія", "SE": "Швецыя"},
-}  # fmt: skip
-_NOT_RUSSIAN = set("іўєїґъѣљњјћђәөүҗңһ'’")
-
-
-def country_name(frontier: Frontier, a2: str, lang: str) -> str:
-    """A country's name in *lang* (English from the data)."""
-    if lang in COUNTRY_NAMES and a2 in COUNTRY_NAMES[lang]:
-        return COUNTRY_NAMES[lang][a2]
-    return frontier.country_names.get(a2, a2)
-
-
-def border_name(frontier: Frontier, border_id: str, lang: str) -> str:
-    """``Belarus–Russia border`` in *lang*."""
-    props = frontier.borders[border_id].properties
-    if props.get(f"name_{lang}"):
-        return str(props[f"name_{lang}"])
-    if lang == "en":
-        return str(props.get("name") or border_id)
-    a, b = frontier.countries_of(border_id)[:2]
-    word = UI[lang]["border"]
-    return f"{word} {country_name(frontier, a, lang)} — {country_name(frontier, b, lang)}"
-
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def place_name(props: dict[str, Any], lang: str) -> str:
-    """The name to label a place with: English, or the Cyrillic form for ru/be.
-
-    ``name_local`` is the local form (Belarusian in Belarus, Russian in Russia);
-    for Russian labels of Belarusian places the closest Cyrillic alternate
-    name without Belarusian-only letters is used.
-    """
-    if props.get(f"name_{lang}"):  # curated per-language names (the data's name_en/ru/be)
-        return str(props[f"name_{lang}"])
-    name = str(props.get("name") or "")
-    local = str(props.get("name_local") or "")
-    if lang == "en" or not local:
-        return name
-    if lang == "be" or not (_NOT_RUSSIAN & set(local.lower())):
-        return local
-    candidates = [
-        n for n in props.get("alternate_names") or []
-        if re.fullmatch(r"[А-Яа-яЁё\- ]+", n) and not (_NOT_RUSSIAN & set(n.lower()))
-    ]  # fmt: skip
-    if not candidates:
-        return local
-    return min(candidates, key=lambda n: (_edit_distance(n.lower(), local.lower()), len(n)))
-
-
-def _fmt_km(value: float, lang: str) -> str:
-    text = f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
-    return text.replace(",", "\u202f" if lang != "en" else ",").replace(
-        ".", "," if lang != "en" else "."
-    )
-
-
-def _fmt_int(value: int, lang: str) -> str:
-    return f"{value:,}".replace(",", "\u202f" if lang != "en" else ",")
-
-
-# ---------------------------------------------------------------- what to show
-@dataclass(frozen=True)
-class Annotation:
-    """A journalist's own mark on a map (a saved map's annotation); hashable.
-
-    ``kind`` is ``label`` (text at a point), ``marker`` (a pin whose note opens in a
-    popup) or ``line`` (between two points, an arrow when ``arrow``). Points are
-    (lon, lat) in CRS84 degrees. The texts are user text: escaped wherever shown.
-    """
-
-    kind: str
-    points: tuple[tuple[float, float], ...]
-    text: str = ""
-    note: str = ""
-    arrow: bool = False
-
-
-@dataclass(frozen=True)
-class PageTexts:
-    """A saved map's own texts, each in its own slot of the page (and the image)."""
-
-    dek: str = ""
-    source: str = ""
-    byline: str = ""
-    alt: str = ""
-
-
-@dataclass(frozen=True)
-class MapSpec:
-    """What a map shows; hashable (a cache key). Ids are canonical."""
-
-    kind: str  # frontier | border | place | custom
-    borders: tuple[str, ...] = ()
-    places: tuple[str, ...] = ()
-    crossings: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
-    focus: str | None = None  # the border or place the map is about
-    annotations: tuple[Annotation, ...] = ()  # drawn over the data, in this order
-    texts: PageTexts | None = None  # a saved map's dek, source, byline and alt text
-
-    @property
-    def path(self) -> str:
-        """The URL path of this map (without query)."""
-        if self.kind == "frontier":
-            return "maps/frontier"
-        if self.kind == "border":
-            return f"maps/borders/{self.focus}"
-        if self.kind == "place":
-            return f"maps/places/{self.focus}"
-        return "maps/custom"
-
-    def query(self) -> dict[str, str]:
-        """Query parameters that select the content (custom maps only)."""
-        if self.kind != "custom":
-            return {}
-        out = {}
-        for name in ("borders", "places", "crossings", "countries"):
-            ids = getattr(self, name)
-            if ids:
-                out[name] = ",".join(ids)
-        return out
-
-
-async def frontier_spec(store: FeatureStore) -> MapSpec:
-    """The Belarus–Russia frontier map."""
-    crossings = tuple(c.id for c in store.frontier.crossings_on(FRONTIER_BORDER))
-    places = []
-    for pid in FRONTIER_PLACES:
-        try:
-            places.append((await store.place(pid)).id)
-        except NotFoundError:
-            continue
-    return MapSpec("frontier", (FRONTIER_BORDER,), tuple(places), crossings, ("BY", "RU"),
-                   FRONTIER_BORDER)  # fmt: skip
-
-
-async def border_spec(store: FeatureStore, raw_id: str) -> MapSpec:
-    """One border, its crossings and the largest places near it."""
-    frontier = store.frontier
-    border_id = frontier.border_id(raw_id)
-    crossings = tuple(c.id for c in frontier.crossings_on(border_id))
-    geom = frontier.borders[border_id].geometry
-    candidates = await store.places_within(BBox(*geom.buffer(0.3).bounds))
-    near = [p.id for p in candidates if geom.distance(Point(p.lon, p.lat)) < 0.3]
-    return MapSpec("border", (border_id,), tuple(near[:10]), crossings,
-                   tuple(frontier.countries_of(border_id)), border_id)  # fmt: skip
-
-
-async def place_spec(store: FeatureStore, place_id: str) -> MapSpec:
-    """A locator map: the place, its nearest border and the crossings near it."""
-    frontier = store.frontier
-    place = await _place(store, place_id)
-    assert place.lonlat is not None
-    lon, lat = place.lonlat
-    nearest = frontier.nearest_border(lon, lat)
-    near = [c.id for c in frontier.crossings_on(nearest.border)
-            if c.geometry.distance(Point(lon, lat)) < 1.5]  # fmt: skip
-    # Context: the largest towns around it (GeoNames, through the store), largest first.
-    around = await store.places_within(BBox(lon - 0.7, lat - 0.45, lon + 0.7, lat + 0.45))
-    towns = sorted((p for p in around if p.id != place.id and p.population >= 10_000),
-                   key=lambda p: -p.population)[:NEARBY_TOWNS]  # fmt: skip
-    return MapSpec("place", (nearest.border,), (place.id, *(t.id for t in towns)), tuple(near),
-                   tuple(frontier.countries_of(nearest.border)), place.id)  # fmt: skip
-
-
-async def _place(store: FeatureStore, raw_id: str) -> Feature:
-    """A place by id; ids are lower case, so ``DIVIN`` finds ``divin``."""
-    try:
-        return await store.place(raw_id)
-    except NotFoundError:
-        if raw_id == raw_id.lower():
-            raise
-        return await store.place(raw_id.lower())
-
-
-def _ids(raw: str | None, name: str) -> list[str]:
-    if not raw:
-        return []
-    ids = [p.strip() for p in raw.split(",") if p.strip()]
-    if len(ids) > MAX_CUSTOM_ITEMS:
-        raise InvalidParameterError(f"{name}: at most {MAX_CUSTOM_ITEMS} ids.")
-    return list(dict.fromkeys(ids))
-
-
-async def custom_spec(
-    store: FeatureStore,
-    borders: str | None = None,
-    places: str | None = None,
-    crossings: str | None = None,
-    countries: str | None = None,
-) -> MapSpec:
-    """Any borders, places, crossings and countries (comma-separated ids); 400/404 on bad ids."""
-    frontier = store.frontier
-    border_ids = [frontier.border_id(b) for b in _ids(borders, "borders")]
-    place_ids = [(await _place(store, p)).id for p in _ids(places, "places")]
-    crossing_ids = [frontier.crossing(c).id for c in _ids(crossings, "crossings")]
-    country_ids = []
-    for code in _ids(countries, "countries"):
-        a2 = frontier.alpha2(code)
-        if a2 is None or a2 not in frontier.countries:
-            raise InvalidParameterError(
-                f"countries: {code[:20]!r} is not one of {', '.join(frontier.countries)}."
-            )
-        country_ids.append(a2)
-    if not (border_ids or place_ids or crossing_ids or country_ids):
-        raise InvalidParameterError(
-            "A custom map needs at least one of borders, places, crossings or countries "
-            "(comma-separated ids), e.g. /maps/custom?borders=BY-UA&places=divin."
-        )
-    return MapSpec("custom", tuple(dict.fromkeys(border_ids)), tuple(dict.fromkeys(place_ids)),
-                   tuple(crossing_ids), tuple(dict.fromkeys(country_ids)))  # fmt: skip
-
-
-async def places_of(store: FeatureStore, spec: MapSpec) -> dict[str, Feature]:
-    """The place features a map shows, by id."""
-    return {pid: await store.place(pid) for pid in spec.places}
-
-
-async def events_of(store: FeatureStore, spec: MapSpec, lang: str) -> list[tuple[str, str, str]]:
-    """The timeline under a border map: (date, text in *lang*, source URL), oldest first."""
-    if spec.kind not in ("frontier", "border") or not spec.focus:
-        return []
-    page = await store.items("events", ItemsQuery(filters={"border": spec.focus}, limit=100))
-    out = []
-    for f in page.features:
-        props = f.properties
-        text = props.get(f"title_{lang}") or props.get(f"description_{lang}")
-        out.append((str(props.get("date") or ""), str(text or props.get("title_en") or ""),
-                    str(props.get("source_url") or "")))  # fmt: skip
-    return sorted(out)
-
-
-def data_date(store: FeatureStore) -> str:
-    """The day the data was built (YYYY-MM-DD), for "Data as of …"."""
-    return str(store.info.data_time)[:10]
-
-
-# ---------------------------------------------------------------- resolved content
 @dataclass
 class MapPoint:
     """A place or crossing as drawn: position (CRS84 degrees) and localised texts."""
@@ -532,100 +140,25 @@ class MapContent:
     annotations: tuple[Annotation, ...] = ()  # the spec's own marks (user text)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (date, text, URL)
     data_as_of: str | None = None  # the data version's date, for "Data as of …"
-
-
-def _pick_level(frontier: Frontier, span_km: float) -> float | None:
-    """The coarsest prepared level finer than 1/400 of the view span (~1 px at 1000 px)."""
-    wanted = span_km * 1000 / 400
-    prepared = frontier.simplify_levels_m
-    levels = [lv for lv in prepared if lv <= wanted]
-    if levels:
-        return max(levels)
-    return min(prepared) if prepared else None
-
-
-def _span_km(bounds: BBox) -> float:
-    mid = math.cos(math.radians((bounds.south + bounds.north) / 2))
-    return max((bounds.east - bounds.west) * 111.32 * mid, (bounds.north - bounds.south) * 111.32)
-
-
-def _pad(bounds: BBox, fraction: float, min_deg: float = 0.05) -> BBox:
-    dx = max((bounds.east - bounds.west) * fraction, min_deg)
-    dy = max((bounds.north - bounds.south) * fraction, min_deg)
-    return BBox(bounds.west - dx, bounds.south - dy, bounds.east + dx, bounds.north + dy)
-
-
-def _prune(geom: BaseGeometry, min_area: float) -> BaseGeometry:
-    """Drop islands and lakes smaller than *min_area* square degrees."""
-    parts = []
-    for poly in getattr(geom, "geoms", [geom]):
-        if not isinstance(poly, Polygon) or poly.area < min_area:
-            continue
-        holes = [ring for ring in poly.interiors if Polygon(ring).area >= min_area]
-        parts.append(Polygon(poly.exterior, holes))
-    return MultiPolygon(parts) if parts else geom
-
-
-#: Basemap simplification tolerances (degrees); a view takes the finest one that
-#: is at least its own, so that a handful of whole-country simplifications serve
-#: every view and each is computed once.
-BASEMAP_TOLERANCES_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12)
-
-
-@lru_cache(maxsize=len(BASEMAP_TOLERANCES_DEG))
-def _simplified_countries(frontier: Frontier, tolerance_deg: float) -> tuple[BaseGeometry, ...]:
-    """Every country pruned and simplified to *tolerance_deg* degrees (computed once)."""
-    # A lake only a few tolerances wide would be drawn as a triangle: leave it out.
-    min_area = (tolerance_deg * 12) ** 2
-    geoms = [c.geometry for c in frontier.countries.values()]
-    # Per-country simplification: the thin slivers it leaves between neighbours are
-    # hidden under the country outline and the border lines drawn on top.
-    simple = [shapely.simplify(_prune(g, min_area), tolerance_deg, preserve_topology=True)
-              for g in geoms]
-    return tuple(shapely.make_valid(g) if not g.is_valid else g for g in simple)
-
-
-def basemap_tolerance(wanted_deg: float) -> float:
-    """The pre-computed basemap tolerance for a view that wants *wanted_deg* degrees."""
-    return max([t for t in BASEMAP_TOLERANCES_DEG if t <= wanted_deg] or
-               [BASEMAP_TOLERANCES_DEG[0]])
-
-
-@lru_cache(maxsize=64)
-def _basemap(
-    frontier: Frontier, window: BBox | None, tolerance_deg: float
-) -> tuple[BaseGeometry, ...]:
-    """Country polygons simplified to *tolerance_deg* degrees, clipped to *window*."""
-    simple = _simplified_countries(frontier, basemap_tolerance(tolerance_deg))
-    if window is not None:
-        simple = tuple(shapely.clip_by_rect(g, *window) for g in simple)
-    # Snap to a 0.001° grid (stays valid), then drop the float noise from the JSON.
-    return tuple(_round(shapely.set_precision(g, 0.001), 3) for g in simple)
-
-
-def warm_up(frontier: Frontier) -> None:
-    """Compute what a first map page would wait for, so that no reader waits for it.
-
-    The whole-country simplifications and the imports of folium and matplotlib.
-    Run in a background thread at start-up.
-    """
-    for tolerance in BASEMAP_TOLERANCES_DEG:
-        _simplified_countries(frontier, tolerance)
-    europe_outline()  # the inset's Europe, decoded from TopoJSON once
-    import service.maps.html  # noqa: F401 - the imports themselves are the work
-    import service.maps.png  # noqa: F401
-
-
-def _round(geom: BaseGeometry, digits: int) -> BaseGeometry:
-    return shapely.transform(geom, lambda a: np.round(a, digits))
+    #: Land beyond the area our country polygons cover (Natural Earth 1:110m), so that a
+    #: view wider than our data still shows land where land is: (id, geometry, focus).
+    underlay: list[tuple[str, BaseGeometry, bool]] = field(default_factory=list)
+    #: Country outlines as lines, without the straight edges where our data is cut off
+    #: (made on demand: only the static images draw them).
+    edges_of: Callable[[], BaseGeometry] | None = None
+    #: Regions, lakes and rivers under the borders (service.maps.context_layers).
+    context: ContextView | None = None
+    #: The static images' limit: the basemap window within the land drawn (ours + underlay).
+    image_limit: BBox | None = None
 
 
 def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSpec,
-            lang: str) -> MapContent:  # fmt: skip
+            lang: str, context: ContextLayers | None = None) -> MapContent:  # fmt: skip
     """Geometries, labels, popups and texts for *spec* in *lang*.
 
     *places_by_id* holds the place features of the spec (``places_of``); the rest
-    comes from the frontier's in-memory layers.
+    comes from the frontier's in-memory layers, and the regions, lakes and rivers under
+    them from *context* (when given).
     """
     ui = UI[lang]
 
@@ -652,7 +185,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     for pid in spec.places:
         lon, lat = place_point(pid)
         nearest = frontier.nearest_border(lon, lat)
-        text = ui["km_to"].format(km=_fmt_km(nearest.distance_km, lang),
+        text = ui["km_to"].format(km=format_km(nearest.distance_km, lang),
                                   border=border_name(frontier, nearest.border, lang))  # fmt: skip
         nearest_rows[pid] = (ui["nearest"], text)
         if spec.kind == "place" and pid == spec.focus:
@@ -663,12 +196,12 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     west, south, east, north = union.bounds
     bounds = BBox(west, south, east, north)
     if spec.kind == "place":
-        bounds = _pad(bounds, 0.35, 0.25)
+        bounds = pad_bbox(bounds, 0.35, 0.25)
     elif bounds.east - bounds.west < 0.3 and bounds.north - bounds.south < 0.3:
         # A single point (or a tight cluster): a locator view about 60 km across.
-        bounds = _pad(bounds, 0.2, 0.3)
-    span = _span_km(bounds)
-    level = _pick_level(frontier, span)
+        bounds = pad_bbox(bounds, 0.2, 0.3)
+    span = span_km(bounds)
+    level = pick_level(frontier, span)
     # Basemap window: wide enough for any aspect ratio of the map at the fitted zoom.
     cx, cy = (bounds.west + bounds.east) / 2, (bounds.south + bounds.north) / 2
     w, h = bounds.east - bounds.west, bounds.north - bounds.south
@@ -678,7 +211,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     window = BBox(cx - half_w, cy - half_h, cx + half_w, cy + half_h)
     # Country outlines are background: about two pixels of a 700-pixel-wide map.
     tolerance = round(min(max(span / 350 / 111.32, 0.001), 0.05), 4)
-    basemap = _basemap(frontier, window, tolerance)
+    basemap = basemap_countries(frontier, window, tolerance)
 
     countries = []
     for a2, geom in zip(frontier.countries, basemap, strict=True):
@@ -695,7 +228,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
             geom = geom.intersection(box(*window))
             if geom.is_empty:
                 continue
-        borders.append((bid, border_name(frontier, bid, lang), _round(geom, 4),
+        borders.append((bid, border_name(frontier, bid, lang), round_coords(geom, 4),
                         bid in spec.borders))
 
     places = []
@@ -707,7 +240,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         rows = [(ui["country"], country_name(frontier, str(props.get("country")), lang)),
                 (ui["kind"], ui.get(str(props.get("kind")), str(props.get("kind") or "")))]
         if props.get("population"):
-            rows.append((ui["population"], _fmt_int(int(props["population"]), lang)))
+            rows.append((ui["population"], format_int(int(props["population"]), lang)))
         rows.append(nearest_rows[pid])
         rows.append((ui["source"], str(props.get("source") or "GeoNames")))  # fmt: skip
         places.append(MapPoint(pid, str(props.get("kind") or "town"), lon, lat, name,
@@ -720,7 +253,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     for cid in spec.crossings:
         crossings.append(_crossing_point(frontier, cid, lang))
 
-    _place_labels(places, crossings)
+    place_label_sides(places, crossings)
 
     focus_names = [b[1] for b in borders if b[3]]
     if spec.kind == "frontier":
@@ -739,17 +272,17 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
     if spec.kind == "place" and links:
         nearest = frontier.distances_to_borders(*place_point(spec.places[0]))[0]
         caption_parts.append(ui["place_cap"].format(
-            place=places[0].name, km=_fmt_km(nearest.distance_km, lang),
+            place=places[0].name, km=format_km(nearest.distance_km, lang),
             border=border_name(frontier, nearest.border, lang)))  # fmt: skip
     for bid in spec.borders:
         props = frontier.borders[bid].properties
         name = border_name(frontier, bid, lang)
-        measured = _fmt_km(float(props["length_km"]), lang)
+        measured = format_km(float(props["length_km"]), lang)
         if props.get("clipped"):
             caption_parts.append(ui["clipped_cap"].format(name=name, measured=measured))
         elif props.get("cited_length_km"):
             caption_parts.append(ui["cited"].format(
-                name=name, cited=_fmt_km(float(props["cited_length_km"]), lang),
+                name=name, cited=format_km(float(props["cited_length_km"]), lang),
                 source=_short_source(str(props.get("cited_source") or ""))))  # fmt: skip
             if url := _source_url(str(props.get("cited_source") or "")):
                 sources.append((UI[lang]["source"], url))
@@ -757,7 +290,7 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         else:
             caption_parts.append(ui["measured_cap"].format(name=name, measured=measured))
     if level:
-        method.append(ui["method_simplified"].format(m=_fmt_int(int(level), lang)))
+        method.append(ui["method_simplified"].format(m=format_int(int(level), lang)))
     if any(c.precision_m for c in crossings):
         method.append(ui["method_points"])
     dek = ui["frontier_dek"] if spec.kind == "frontier" else ""
@@ -777,14 +310,41 @@ def resolve(frontier: Frontier, places_by_id: Mapping[str, Feature], spec: MapSp
         legend.append(("fa-key-halo", ui["key_halo"]))
     if places:
         legend.append(("fa-key-place", ui["place"]))
-    limit = _view_limit(frontier, window)
+    limit = page_view_limit(frontier, window)
+    underlay = [(code, geom, code in spec.countries)
+                for code, geom in land_beyond(frontier, window)]  # fmt: skip
+    edge_tolerance = basemap_tolerance(tolerance)
+
+    def edges() -> BaseGeometry:
+        return country_edges(frontier, window, edge_tolerance)
+    context_view = None
+    if context is not None:
+        context_view = context.view(window, zoom_of(bounds, span), basemap_tolerance(tolerance))
+        if context_view.empty:
+            context_view = None
+        else:
+            method.append(ui["method_context"])
+            # Lakes come from the context layer, generalised for the zoom: the countries'
+            # own lake holes would show as shards beside them.
+            countries = [(a2, name, _without_holes(g), focus)
+                         for a2, name, g, focus in countries]  # fmt: skip
     if spec.texts is not None:
         dek = spec.texts.dek or dek
         alt = spec.texts.alt or alt
     return MapContent(spec, lang, title, dek, " ".join(caption_parts), alt, countries, borders,
                       places, crossings, links, bounds, level, legend, sources,
                       method=method, view_limit=limit,
-                      annotations=spec.annotations)  # fmt: skip
+                      annotations=spec.annotations, underlay=underlay,
+                      edges_of=edges, image_limit=clip_bbox(window, EUROPE),
+                      context=context_view)  # fmt: skip
+
+
+def _without_holes(geom: BaseGeometry) -> BaseGeometry:
+    """*geom*'s polygons without their interior rings."""
+    parts = [Polygon(p.exterior) for p in getattr(geom, "geoms", [geom])
+             if isinstance(p, Polygon) and not p.is_empty]  # fmt: skip
+    # (an island in a filled lake overlaps the filled polygon: the union stays valid)
+    return shapely.union_all(parts) if parts else geom
 
 
 #: Crossing statuses the data uses, in the order of the legend.
@@ -821,25 +381,10 @@ def _crossing_point(frontier: Frontier, cid: str, lang: str) -> MapPoint:
         rows.append((ui["road"], str(props["road"])))
     precision = float(props.get("precision_m") or 0)
     if precision:
-        rows.append((ui["precision"], ui["approx"].format(km=_fmt_km(precision / 1000, lang))))
+        rows.append((ui["precision"], ui["approx"].format(km=format_km(precision / 1000, lang))))
     return MapPoint(cid, "crossing", lon, lat, name, sub if sub != name else "", rows,
                     number=crossing_number(frontier, cid), status=status,
                     precision_m=precision)  # fmt: skip
-
-
-@lru_cache(maxsize=4)
-def data_extent(frontier: Frontier) -> BBox:
-    """The area the country polygons cover (CRS84 degrees): land is known only inside it."""
-    bounds = [c.geometry.bounds for c in frontier.countries.values()]
-    return BBox(min(b[0] for b in bounds), min(b[1] for b in bounds),
-                max(b[2] for b in bounds), max(b[3] for b in bounds))  # fmt: skip
-
-
-def _view_limit(frontier: Frontier, window: BBox) -> BBox:
-    """The most a reader may see: the basemap window inside the data's extent."""
-    e = data_extent(frontier)
-    return BBox(max(window.west, e.west), max(window.south, e.south),
-                min(window.east, e.east), min(window.north, e.north))  # fmt: skip
 
 
 def _short_source(text: str) -> str:
@@ -852,352 +397,32 @@ def _source_url(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _place_labels(places: list[MapPoint], crossings: list[MapPoint]) -> None:
-    """Put each place label right or left of its dot, away from the nearest other point."""
-    others = [(p.lon, p.lat) for p in places] + [(c.lon, c.lat) for c in crossings]
-    for p in places:
-        right = left = 0.0
-        for lon, lat in others:
-            if (lon, lat) == (p.lon, p.lat) or abs(lat - p.lat) > 0.35:
-                continue
-            dx = lon - p.lon
-            if 0 < dx < 2.2:
-                right += 1 / dx
-            elif -2.2 < dx < 0:
-                left += 1 / -dx
-        p.label_side = "left" if right > left * 1.5 and right > 0.5 else "right"
+def page_text(frontier: Frontier, content: MapContent, flags: MapFlags) -> PageText:
+    """The text around the map on its page, for the embed's height without script."""
 
-
-# ---------------------------------------------------------------- page rendering
-@dataclass(frozen=True)
-class Asset:
-    """A vendored (or own) file under service/static/, served at /static/<path>."""
-
-    path: str
-    kind: str  # js | css
-
-    def url(self, static_base: str) -> str:
-        """Its URL; own assets carry a content hash so they can be cached for a year."""
-        if self.path.startswith("vendor/"):
-            return f"{static_base}{self.path}"
-        return f"{static_base}{self.path}?v={file_hash(self.path)}"
-
-
-ASSETS = (
-    Asset("vendor/leaflet@1.9.4/leaflet.css", "css"),
-    Asset("vendor/leaflet.fullscreen@3.0.2/Control.FullScreen.css", "css"),
-    Asset("vendor/leaflet-minimap@3.6.1/Control.MiniMap.min.css", "css"),
-    Asset("atlas.css", "css"),
-    Asset("vendor/leaflet@1.9.4/leaflet.js", "js"),
-    Asset("vendor/leaflet.fullscreen@3.0.2/Control.FullScreen.js", "js"),
-    Asset("vendor/leaflet-minimap@3.6.1/Control.MiniMap.min.js", "js"),
-    Asset("atlas.js", "js"),
-)
-
-
-@lru_cache(maxsize=64)
-def file_hash(path: str) -> str:
-    """First 10 hex digits of the sha256 of a static file."""
-    return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
-
-
-def _data_uri(match: re.Match[str], folder: Path) -> str:
-    target = (folder / match.group(2)).resolve()
-    if not target.is_file() or STATIC_DIR not in target.parents:
-        return match.group(0)
-    mime = "image/svg+xml" if target.suffix == ".svg" else "image/png"
-    data = base64.b64encode(target.read_bytes()).decode()
-    return f"url(data:{mime};base64,{data})"
-
-
-@lru_cache(maxsize=16)
-def inline_asset(path: str) -> str:
-    """A static file's text for inlining; CSS images become data: URIs."""
-    file = STATIC_DIR / path
-    text = file.read_text(encoding="utf-8")
-    if path.endswith(".css"):
-        text = re.sub(r"url\((['\"]?)(?!data:|#)([^'\")]+)\1\)",
-                      lambda m: _data_uri(m, file.parent), text)  # fmt: skip
-        return text.replace("</style", "<\\/style")
-    return text.replace("</script", "<\\/script")
-
-
-@dataclass(frozen=True)
-class TileSource:
-    """A raster tile provider (URL template with {z}/{x}/{y}, optional {s} and {r})."""
-
-    url: str
-    attribution: str
-    subdomains: str = "abc"
-    max_zoom: int = 19
-
-
-@dataclass(frozen=True)
-class MapOptions:
-    """Service-wide map settings (from Settings)."""
-
-    tiles: dict[str, TileSource] = field(default_factory=dict)
-    attribution_prefix: str = "Leaflet"
-    attribution_prefix_url: str = "https://leafletjs.com"
-
-    def __hash__(self) -> int:
-        return hash((tuple(sorted(self.tiles.items())), self.attribution_prefix,
-                     self.attribution_prefix_url))  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PageUrls:
-    """Absolute URLs the page links to (or relative ones for a file from the CLI)."""
-
-    page: str
-    png: str | None
-    oembed: str | None
-    embed: str | None
-    static_base: str
-    home: str | None = None
-    svg: str | None = None
-
-
-def _safe_json(value: Any) -> str:
-    """JSON safe inside a <script> element and an HTML attribute."""
-    return (
-        json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    )  # fmt: skip
-
-
-def _feature(geom: BaseGeometry, props: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "properties": props, "geometry": mapping(geom)}
-
-
-def _point_props(p: MapPoint) -> dict[str, Any]:
-    props = {"id": p.id, "kind": p.kind, "name": p.name, "sub": p.sub,
-             "rows": [list(r) for r in p.rows], "n": p.number, "side": p.label_side,
-             "focus": p.focus, "ll": [round(p.lat, 5), round(p.lon, 5)],
-             "rank": p.rank}  # fmt: skip
-    if p.number:
-        # crossings: the badge and the key name them, so places (regional centres,
-        # capitals) keep their labels first; then the lower numbers
-        props.update(status=p.status, prec=p.precision_m, rank=0.5 - p.number / 1000)
-    return props
-
-
-def annotation_json(a: Annotation) -> dict[str, Any]:
-    """An annotation for the browser: points as [lat, lon] (texts set with textContent)."""
-    return {"kind": a.kind, "ll": [[round(lat, 5), round(lon, 5)] for lon, lat in a.points],
-            "text": a.text, "note": a.note, "arrow": a.arrow}  # fmt: skip
-
-
-#: The UI strings the browser script needs.
-BROWSER_UI = ("reset", "zoom_in", "zoom_out", "two_fingers", "scale_km", "scale_m",
-              "inset_hide", "inset_show")  # fmt: skip
-
-
-def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> dict[str, Any]:
-    """The JSON the browser script draws from."""
-    prefix = ""
-    if options.attribution_prefix:
-        text = html.escape(options.attribution_prefix)
-        url = html.escape(options.attribution_prefix_url)
-        prefix = f'<a href="{url}" target="_blank" rel="noopener">{text}</a>' if url else text
-    b = content.bounds
-    return {
-        "countries": [_feature(g, {"id": a2, "name": name, "focus": focus})
-                      for a2, name, g, focus in content.countries],
-        "countryLabels": [
-            {"id": a2, "name": name, "ll": label_point(g, content.bounds)}
-            for a2, name, g, _ in content.countries if label_point(g, content.bounds)
-        ],
-        "borders": [_feature(g, {"id": bid, "name": name, "focus": focus})
-                    for bid, name, g, focus in content.borders],
-        "links": [_feature(g, {"label": text}) for g, text in content.links],
-        "annotations": [annotation_json(a) for a in content.annotations],
-        "places": [_point_props(p) for p in content.places],
-        "crossings": [_point_props(c) for c in content.crossings],
-        "bounds": [[b.south, b.west], [b.north, b.east]],
-        "labels": flags.labels,
-        "static": flags.static,
-        "tiles": flags.tiles != "none",
-        "prefix": prefix,
-        "attribution": data_attribution_html(content.lang),
-        "zoomHint": UI[content.lang]["zoom_hint"],
-        "ui": {k: UI[content.lang][k] for k in BROWSER_UI},
-        "viewLimit": ([[content.view_limit.south, content.view_limit.west],
-                       [content.view_limit.north, content.view_limit.east]]
-                      if content.view_limit else None),
-    }  # fmt: skip
-
-
-#: Natural Earth 1:110m countries (world-atlas, public domain), vendored by tools/vendor_assets.py.
-WORLD_110M = STATIC_DIR / "vendor" / "world-atlas@2.0.2" / "countries-110m.json"
-#: The overview inset's extent (CRS84 degrees): Europe west of the Urals.
-EUROPE = BBox(-12.0, 34.0, 48.0, 71.0)
-#: ISO 3166-1 numeric → alpha-2, for the countries the inset may highlight.
-_NUMERIC_A2 = {"112": "BY", "643": "RU", "804": "UA", "616": "PL", "440": "LT", "428": "LV",
-               "233": "EE"}  # fmt: skip
-
-
-def _topojson_geometries(doc: dict[str, Any], name: str) -> list[tuple[str, BaseGeometry]]:
-    """(id, shapely geometry) of a quantised TopoJSON object (arcs delta-encoded)."""
-    (sx, sy), (tx, ty) = doc["transform"]["scale"], doc["transform"]["translate"]
-    arcs = []
-    for arc in doc["arcs"]:
-        xy = np.cumsum(np.asarray(arc, dtype=float), axis=0)
-        arcs.append(np.column_stack([xy[:, 0] * sx + tx, xy[:, 1] * sy + ty]))
-
-    def ring(indexes: list[int]) -> np.ndarray:
-        parts = [arcs[i] if i >= 0 else arcs[~i][::-1] for i in indexes]
-        return np.concatenate([parts[0]] + [q[1:] for q in parts[1:]])
-
-    out = []
-    for g in doc["objects"][name]["geometries"]:
-        if g["type"] == "Polygon":
-            polys = [g["arcs"]]
-        elif g["type"] == "MultiPolygon":
-            polys = g["arcs"]
-        else:
-            continue
-        geom = MultiPolygon([Polygon(ring(p[0]), [ring(h) for h in p[1:]]) for p in polys])
-        out.append((str(g.get("id") or ""), shapely.make_valid(geom)))
-    return out
-
-
-@lru_cache(maxsize=1)
-def europe_outline() -> tuple[tuple[str, BaseGeometry], ...]:
-    """Europe's countries for the inset locator: (alpha-2 or numeric id, clipped geometry)."""
-    doc = json.loads(WORLD_110M.read_text(encoding="utf-8"))
-    out = []
-    for code, geom in _topojson_geometries(doc, "countries"):
-        part = shapely.clip_by_rect(geom, *EUROPE)
-        if not part.is_empty:
-            part = shapely.simplify(part, 0.15, preserve_topology=True)  # ~1 px at 120 px
-            out.append((_NUMERIC_A2.get(code, code), _round(part, 1)))
-    return tuple(out)
-
-
-def label_point(geom: BaseGeometry, bounds: BBox) -> list[float] | None:
-    """Where to write a country's name: inside the part of it within the view."""
-    view = box(*_pad(bounds, 0.02))
-    part = geom.intersection(view)
-    if part.is_empty or part.area < view.area * 0.04:
-        return None
-    polys = [g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)]
-    if not polys:
-        return None
-    point = polylabel(max(polys, key=lambda g: g.area), 0.02)
-    return [round(point.y, 3), round(point.x, 3)]
-
-
-_ENV = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def render_page(
-    frontier: Frontier,
-    content: MapContent,
-    flags: MapFlags,
-    options: MapOptions,
-    urls: PageUrls,
-    inline_assets: bool = False,
-) -> str:
-    """The complete HTML page (assets linked from urls.static_base, or inlined)."""
-    # Imported here, not at the top: folium (and pandas under it) take about a
-    # second to import, which the service's start-up should not pay.
-    from service.maps.html import build_map
-
-    m = build_map(frontier, content, flags, options)
-    figure = m.get_root()
-    for child in figure._children.values():
-        child.render()
-    title = flags.title or content.title
-    caption = flags.caption or content.caption
-    theme = {"true": "dark", "false": "light"}.get(flags.dark, "auto")
-    assets: list[dict[str, str]] = []
-    for asset in ASSETS:
-        if inline_assets:
-            assets.append({"kind": asset.kind, "inline": Markup(inline_asset(asset.path))})
-        else:
-            assets.append({"kind": asset.kind, "url": asset.url(urls.static_base)})
-    places = [{"n": None, "name": p.name, "sub": p.sub, "detail": p.rows[-2][1]}
-              for p in content.places]  # fmt: skip
-    items = places + [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
-                      for c in content.crossings]  # fmt: skip
-    notes = [(a.text, a.note) for a in content.annotations if a.kind != "line" or a.text]
     ui = UI[content.lang]
     texts = content.spec.texts or PageTexts()
+    caption = flags.caption or content.caption
     focus = content.spec.focus
     timeline_title = ""
     if content.events and focus in frontier.borders:
         timeline_title = ui["timeline"].format(name=border_name(frontier, focus, content.lang))
-    return _ENV.get_template("map_page.html").render(
-        lang=content.lang,
-        theme=theme,
-        static=flags.static,
-        title=title,
+    credit = " · ".join([ui["as_of"], "Data © OpenStreetMap contributors (ODbL), GeoNames "
+                         "(CC BY 4.0)", "Frontier Atlas", ui["embed"], ui["png"], ui["svg"],
+                         ui["studio"]])  # fmt: skip
+    return PageText(
+        title=flags.title or content.title,
         dek=texts.dek or (content.dek if not flags.caption else ""),
-        source=texts.source,
-        byline=texts.byline,
-        caption=caption,
-        alt=content.alt,
-        legend=content.legend,
-        sources=content.sources,
-        own_caption=bool(flags.caption),
-        method=content.method,
-        key=sorted(content.crossings, key=lambda c: c.number or 0),
-        places=places,
-        events=content.events,
+        legend=tuple(text for _, text in content.legend),
+        key=tuple(f"{c.name} ({ui['status_' + (c.status or 'open')]})"
+                  for c in content.crossings),  # fmt: skip
+        caption=caption + (" [Source]" * len(content.sources) if not flags.caption else ""),
+        lines=int(bool(content.method) and not flags.caption) + int(bool(content.places))
+        + int(bool(texts.source or texts.byline)),
         timeline_title=timeline_title,
-        as_of=ui["as_of"].format(date=content.data_as_of) if content.data_as_of else "",
-        items=items,
-        notes=notes,
-        ui=UI[content.lang],
-        urls=urls,
-        assets=assets,
-        map_html=Markup(figure.html.render()),
-        map_script=Markup(figure.script.render()),
-        attribution=Markup(data_attribution_html(content.lang)),
-        description=(caption or content.alt)[:300],
+        timeline=tuple(f"{d} {t} [{ui['source']}]" for d, t, _ in content.events),
+        credit=credit,
     )
-
-
-# ---------------------------------------------------------------- caching
-class RenderCache:
-    """A small thread-safe LRU of rendered pages/images keyed by normalised inputs."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = Lock()
-        self.hits = self.misses = 0
-
-    def peek(self, key: Any) -> Any | None:
-        """The cached value for *key*, or None (never makes it)."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-        return None
-
-    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
-        """The cached value for *key*, made once."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self.misses += 1
-            self._items[key] = value
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-        return value
 
 
 def list_items(content: MapContent) -> Sequence[str]:

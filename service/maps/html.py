@@ -15,16 +15,11 @@ from folium.template import Template
 from markupsafe import Markup
 
 from service.domain.frontier import Frontier
-from service.maps.content import (
-    UI,
-    MapContent,
-    MapOptions,
-    _feature,
-    _safe_json,
-    browser_data,
-    europe_outline,
-)
+from service.maps.basemap import europe_outline
+from service.maps.content import MapContent
 from service.maps.flags import MapFlags
+from service.maps.page import MapOptions, browser_data, geojson_feature, safe_json
+from service.maps.strings import UI
 
 
 class AtlasLayers(MacroElement):
@@ -39,7 +34,7 @@ FrontierAtlas.draw({{ this._parent.get_name() }}, {{ this.data_json }});
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__()
         self._name = "AtlasLayers"
-        self.data_json = Markup(_safe_json(data))
+        self.data_json = Markup(safe_json(data))
 
 
 class AtlasMap(folium.Map):
@@ -84,12 +79,12 @@ FrontierAtlas.inset({{ this._parent.get_name() }}, {{ this.data_json }});
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__()
         self._name = "InsetMap"
-        self.data_json = Markup(_safe_json(data))
+        self.data_json = Markup(safe_json(data))
 
 
 def _inset_countries(focus: str = "BY") -> list[dict[str, Any]]:
     """Europe's countries (Natural Earth 1:110m) for the overview, *focus* highlighted."""
-    return [_feature(g, {"id": a2, "focus": a2 == focus}) for a2, g in europe_outline()]
+    return [geojson_feature(g, {"id": a2, "focus": a2 == focus}) for a2, g in europe_outline()]
 
 
 def build_map(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import textwrap
 
 import geopandas as gpd
 import matplotlib
@@ -20,16 +19,19 @@ matplotlib.use("Agg")  # before pyplot-free imports that may pick a GUI backend
 from matplotlib import patheffects  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Patch  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 from shapely.geometry import Polygon, box  # noqa: E402
 
-from service.maps.content import UI, MapContent, label_point  # noqa: E402
+from service.maps.content import UI, MapContent, label_points  # noqa: E402
+from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 
 CRS = "EPSG:3035"
 _TO_LAEA = Transformer.from_crs("OGC:CRS84", CRS, always_xy=True)
+_FROM_LAEA = Transformer.from_crs(CRS, "OGC:CRS84", always_xy=True)
 matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays editable text
 
 PALETTES = {
@@ -37,17 +39,54 @@ PALETTES = {
         "bg": "#ffffff", "water": "#cfe0ec", "land": "#e3e0d8", "land_edge": "#b9b4a8",
         "focus_land": "#f6f2e8", "by": "#fffdf7", "border": "#6b6f77", "focus": "#c21a1a",
         "casing": "#ffffff", "text": "#1d1d1f", "muted": "#50545b", "halo": "#ffffff",
-        "country": "#5f584d", "link": "#1d4ed8",
+        "country": "#5f584d", "link": "#1d4ed8", "river": "#8fb4cf", "region": "#8f897c",
         "open": "#c21a1a", "restricted": "#b45309", "closed": "#4b5563",
     },
     "dark": {
         "bg": "#16181c", "water": "#0f1a24", "land": "#23262c", "land_edge": "#3a3e46",
         "focus_land": "#2c3038", "by": "#3a3f48", "border": "#8d939c", "focus": "#ff6b5e",
         "casing": "#16181c", "text": "#eceef1", "muted": "#a4a9b2", "halo": "#16181c",
-        "country": "#a4a9b2", "link": "#7aa7ff",
+        "country": "#a4a9b2", "link": "#7aa7ff", "river": "#2c4a63", "region": "#4a4f58",
         "open": "#ff6b5e", "restricted": "#f59e0b", "closed": "#9ca3af",
     },
 }  # fmt: skip
+
+
+#: Where a label may go when neither side of its point is free (offsets in label gaps):
+#: above, below, then the diagonals.
+_LABEL_SPOTS = ((0, 1), (0, -1), (0.8, 0.8), (0.8, -0.8), (-0.8, 0.8), (-0.8, -0.8))
+
+
+#: The data credit under every image, by language.
+DATA_CREDIT = {
+    "en": "Data © OpenStreetMap contributors (ODbL), GeoNames (CC BY 4.0)",
+    "ru": "Данные © участники OpenStreetMap (ODbL), GeoNames (CC BY 4.0)",
+    "be": "Даныя © удзельнікі OpenStreetMap (ODbL), GeoNames (CC BY 4.0)",
+}
+
+
+def _text_px(renderer, text: str, pt: float, weight: str = "normal") -> float:
+    """The width in pixels of *text* drawn at *pt* points."""
+    props = FontProperties(size=pt, weight=weight)
+    return renderer.get_text_width_height_descent(text, props, ismath=False)[0]
+
+
+def _wrap(renderer, text: str, pt: float, max_px: float, weight: str = "normal",
+          sep: str = " ") -> list[str]:  # fmt: skip
+    """*text* in lines no wider than *max_px*, broken at *sep* (a word longer than a line
+    gets a line of its own)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(sep):
+        candidate = f"{line}{sep}{word}" if line else word
+        if line and _text_px(renderer, candidate, pt, weight) > max_px:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    return lines
 
 
 def _nice_length_km(max_km: float) -> float:
@@ -94,32 +133,50 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     fs = max(8.0, 11 * scale)
     title = flags.title or content.title
     caption = flags.caption or content.caption
-    # Text above and below the map, wrapped (never truncated) to the image's width.
-    chars = max(20, int(width / (fs * 0.6)))
-    title_lines = textwrap.wrap(title, max(16, int(width / (fs * 1.55 * 0.62)))) or [""]
+    # Text above and below the map, wrapped (never truncated) to the image's width, as
+    # measured in the font that draws it.
+    text_px = width * 0.96
+
+    def wrap(text: str, pt: float, weight: str = "normal", sep: str = " ") -> list[str]:
+        return _wrap(renderer, text, pt, text_px, weight, sep)
+
+    title_lines = wrap(title, fs * 1.55, "bold") or [""]
     legend_items = [(cls, text) for cls, text in content.legend]
-    key = "   ".join(f"{c.number} {c.name}" for c in sorted(content.crossings,
-                                                             key=lambda c: c.number or 0))
-    foot_lines = textwrap.wrap(key, chars) if key else []
+    # The key: one "number name" entry never splits across lines.
+    key = "   ".join(f"{c.number}\u00a0{c.name.replace(' ', chr(0xa0))}" for c in
+                     sorted(content.crossings, key=lambda c: c.number or 0))  # fmt: skip
+    foot_lines = wrap(key, fs * 0.8, sep="   ") if key else []
+    key_lines = len(foot_lines)
     if caption and height >= 300:
-        foot_lines += textwrap.wrap(caption, chars)
+        foot_lines += wrap(caption, fs * 0.8)
     texts = content.spec.texts
     credit_line = ""
     if texts is not None:  # a saved map's source line and byline, after its caption
         credit_line = " · ".join(f"{word}: {text}" for word, text in
                                  ((ui["source"], texts.source), (ui["by"], texts.byline)) if text)
-        foot_lines += textwrap.wrap(credit_line, chars)
+        foot_lines += wrap(credit_line, fs * 0.8)
+    credit = DATA_CREDIT.get(content.lang, DATA_CREDIT["en"])
+    if content.context is not None:
+        credit += "; " + ui["context_credit"]
+    if content.data_as_of:
+        credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
+    credit_lines = wrap(credit + " · Frontier Atlas", fs * 0.7)
     dek = texts.dek if texts is not None else ""
-    dek_lines = textwrap.wrap(dek, max(20, int(width / (fs * 0.95 * 0.6)))) if dek else []
+    dek_lines = wrap(dek, fs * 0.95) if dek else []
     line_px = fs * 0.8 * 1.45 * dpi / 72
     head_px = len(title_lines) * fs * 1.55 * 1.3 * dpi / 72 + 14
     title_px = head_px - 10
     head_px += len(dek_lines) * fs * 0.95 * 1.3 * dpi / 72
-    legend_cols = max(1, min(len(legend_items), int(width / (fs * 17))))
+    # Legend columns as wide as its longest entry (symbol and gaps included).
+    entry_px = max((_text_px(renderer, t, fs * 0.78) for _, t in legend_items), default=0)
+    entry_px += fs * 0.78 * (1.6 + 0.8 + 1.2) * dpi / 72
+    legend_cols = max(1, min(len(legend_items), int(text_px // max(entry_px, 1))))
     legend_rows = math.ceil(len(legend_items) / legend_cols) if legend_items else 0
-    foot_px = (len(foot_lines) + legend_rows) * line_px + fs * 0.7 * 1.6 * dpi / 72 + 12
-    # The map keeps at least half the image: drop caption lines if the text does not fit.
-    while head_px + foot_px > height * 0.5 and foot_lines:
+    credit_px = len(credit_lines) * fs * 0.7 * 1.35 * dpi / 72 + 10
+    foot_px = (len(foot_lines) + legend_rows) * line_px + credit_px + 8
+    # The map keeps at least half the image: drop caption lines if the text does not fit
+    # (never the key's: every crossing drawn stays identifiable).
+    while head_px + foot_px > height * 0.5 and len(foot_lines) > key_lines:
         foot_lines.pop()
         foot_px -= line_px
     header, footer = head_px / height, foot_px / height
@@ -130,13 +187,32 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                                      color=colors["water"], zorder=-1)  # fmt: skip
     )
 
+    # Land: Natural Earth beyond our data, then our countries, filled without outlines;
+    # the outlines come as lines without the straight edges where either is cut off.
+    if content.underlay:
+        beyond = gpd.GeoDataFrame(
+            {"focus": [u[2] for u in content.underlay]},
+            geometry=[u[1] for u in content.underlay], crs="OGC:CRS84",
+        ).to_crs(CRS)  # fmt: skip
+        beyond.plot(ax=ax, color=[colors["focus_land"] if f else colors["land"]
+                                  for f in beyond["focus"]], linewidth=0, zorder=0.9)  # fmt: skip
     countries = gpd.GeoDataFrame(
         {"id": [c[0] for c in content.countries], "focus": [c[3] for c in content.countries]},
         geometry=[c[2] for c in content.countries], crs="OGC:CRS84",
     ).to_crs(CRS)  # fmt: skip
     fills = [colors["by"] if cid == "BY" else colors["focus_land"] if focus else colors["land"]
              for cid, focus in zip(countries["id"], countries["focus"], strict=True)]  # fmt: skip
-    countries.plot(ax=ax, color=fills, edgecolor=colors["land_edge"], linewidth=0.6, zorder=1)
+    edges = content.edges_of() if content.edges_of is not None else None
+    if edges is not None:
+        countries.plot(ax=ax, color=fills, linewidth=0, zorder=1)
+        if not edges.is_empty:
+            gpd.GeoSeries([edges], crs="OGC:CRS84").to_crs(CRS).plot(
+                ax=ax, color=colors["land_edge"], linewidth=0.6, zorder=1.1)
+    else:
+        countries.plot(ax=ax, color=fills, edgecolor=colors["land_edge"], linewidth=0.6, zorder=1)
+
+    if content.context is not None:
+        _draw_context(ax, content.context, colors, scale)
 
     borders = gpd.GeoDataFrame(
         {"focus": [b[3] for b in content.borders]},
@@ -169,10 +245,10 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         h = w * box_h / box_w
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     view = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-    if content.view_limit is not None:
-        # Land is land: the view may not reach past the countries we have (the lon/lat
+    lim = content.image_limit or content.view_limit
+    if lim is not None:
+        # Land is land: the view may not reach past the land drawn (the lon/lat
         # window is a curved trapezoid in this projection).
-        lim = content.view_limit
         edge = [(lim.west + (lim.east - lim.west) * i / 40, lim.south) for i in range(41)]
         edge += [(lim.east, lim.south + (lim.north - lim.south) * i / 40) for i in range(41)]
         edge += [(lim.east - (lim.east - lim.west) * i / 40, lim.north) for i in range(41)]
@@ -198,6 +274,27 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     def mark(x: float, y: float, r_px: float) -> None:
         dx, dy = ax.transData.transform((x, y))
         taken.append(matplotlib.transforms.Bbox([[dx - r_px, dy - r_px], [dx + r_px, dy + r_px]]))
+
+    # Scale bar: about a fifth of the map width (EPSG:3035 metres are true near the centre),
+    # drawn first so that no label covers it.
+    km = _nice_length_km(w / 1000 / 5)
+    sx = cx - w / 2 + w * 0.03
+    sy = cy - h / 2 + h * 0.05
+    bar = ax.plot([sx, sx + km * 1000], [sy, sy], color=colors["text"],
+                  linewidth=2.5 * scale + 0.5, solid_capstyle="butt", zorder=12,
+                  path_effects=halo)[0]  # fmt: skip
+    bar_text = ax.text(sx + km * 1000 / 2, sy + h * 0.015, f"{km:g} {ui['scale_km']}",
+                       ha="center", va="bottom", fontsize=fs * 0.85, color=colors["text"],
+                       path_effects=halo, zorder=12)  # fmt: skip
+    taken.extend([bar.get_window_extent(renderer).expanded(1.1, 3),
+                  bar_text.get_window_extent(renderer)])
+    # The view as a lon/lat polygon, for placing country names inside it.
+    vx = [view[0] + w * i / 8 for i in range(9)]
+    vy = [view[1] + h * i / 8 for i in range(9)]
+    ring = ([(x, view[1]) for x in vx] + [(view[2], y) for y in vy] +
+            [(x, view[3]) for x in vx[::-1]] + [(view[0], y) for y in vy[::-1]])  # fmt: skip
+    lons, lats = _FROM_LAEA.transform([p[0] for p in ring], [p[1] for p in ring])
+    view_ll = Polygon(zip(lons, lats, strict=True)).buffer(0)
 
     # Points first (their boxes are reserved), then labels in order of importance.
     num_size = fs * 1.6
@@ -258,12 +355,13 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                 gap = num_size * 0.75 + 3
             else:
                 gap = (7 if p.kind in ("capital", "city") else 5) * scale + 4
-            sides = ["right", "left"] if p.label_side == "right" else ["left", "right"]
-            for side in sides:
-                sign = 1 if side == "right" else -1
+            first = (1, 0) if p.label_side == "right" else (-1, 0)
+            for ox, oy in (first, (-first[0], 0), *_LABEL_SPOTS):
                 text = ax.annotate(
-                    p.name, (x, y), xytext=(sign * gap, 0), textcoords="offset points",
-                    ha="left" if sign > 0 else "right", va="center",
+                    p.name, (x, y), xytext=(ox * gap, oy * gap * 0.75),
+                    textcoords="offset points",
+                    ha="left" if ox > 0 else "right" if ox < 0 else "center",
+                    va="bottom" if oy > 0 else "top" if oy < 0 else "center",
                     fontsize=fs * (1.1 if p.focus else 0.95 if is_crossing else 1),
                     fontweight="bold", color=colors["text"], path_effects=halo, zorder=12)
                 bbox = text.get_window_extent(renderer)
@@ -272,29 +370,18 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                     break
                 text.remove()
 
-    for _a2, name, geom, _ in content.countries:
-        ll = label_point(geom, content.bounds)
-        if ll is None:
-            continue
-        x, y = _TO_LAEA.transform(ll[1], ll[0])
-        text = ax.text(x, y, name.upper(), fontsize=fs * 0.95, color=colors["country"],
-                       ha="center", va="center", fontweight="bold", zorder=7,
-                       path_effects=halo)  # fmt: skip
-        bbox = text.get_window_extent(renderer)
-        if free(bbox):
-            taken.append(bbox)
-        else:
+    named = [(name, geom) for _a2, name, geom, _ in content.countries]
+    for name, geom in named:
+        for lon, lat in label_points(geom, view_ll):
+            x, y = _TO_LAEA.transform(lon, lat)
+            text = ax.text(x, y, name.upper(), fontsize=fs * 0.95, color=colors["country"],
+                           ha="center", va="center", fontweight="bold", zorder=7,
+                           path_effects=halo)  # fmt: skip
+            bbox = text.get_window_extent(renderer)
+            if free(bbox):
+                taken.append(bbox)
+                break
             text.remove()
-
-    # Scale bar: about a fifth of the map width (EPSG:3035 metres are true near the centre).
-    km = _nice_length_km(w / 1000 / 5)
-    sx = cx - w / 2 + w * 0.03
-    sy = cy - h / 2 + h * 0.05
-    ax.plot([sx, sx + km * 1000], [sy, sy], color=colors["text"], linewidth=2.5 * scale + 0.5,
-            solid_capstyle="butt", zorder=12, path_effects=halo)  # fmt: skip
-    ax.text(sx + km * 1000 / 2, sy + h * 0.015, f"{km:g} {ui['scale_km']}", ha="center",
-            va="bottom", fontsize=fs * 0.85, color=colors["text"], path_effects=halo,
-            zorder=12)  # fmt: skip
 
     fig.text(0.02, 1 - 7 / height, "\n".join(title_lines), ha="left", va="top",
              fontsize=fs * 1.55, fontweight="bold", color=colors["text"],
@@ -315,15 +402,9 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         fig.text(0.02, footer - (legend_rows + 0.2) * line_px / height, "\n".join(foot_lines),
                  ha="left", va="top", fontsize=fs * 0.8, color=colors["muted"],
                  linespacing=1.3, parse_math=False)  # fmt: skip
-    credit = "Data © OpenStreetMap contributors (ODbL), GeoNames (CC BY 4.0)"
-    if content.lang == "ru":
-        credit = "Данные © участники OpenStreetMap (ODbL), GeoNames (CC BY 4.0)"
-    elif content.lang == "be":
-        credit = "Даныя © удзельнікі OpenStreetMap (ODbL), GeoNames (CC BY 4.0)"
-    if content.data_as_of:
-        credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
-    fig.text(0.98, 5 / height, credit + " · Frontier Atlas", ha="right", va="bottom",
-             fontsize=fs * 0.7, color=colors["muted"])  # fmt: skip
+    fig.text(0.98, 5 / height, "\n".join(credit_lines), ha="right", va="bottom",
+             fontsize=fs * 0.7, color=colors["muted"], linespacing=1.25,
+             parse_math=False)  # fmt: skip
     out = io.BytesIO()
     if fmt == "svg":
         fig.savefig(out, format="svg", facecolor=colors["bg"],
@@ -333,6 +414,20 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
                     metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip
     return out.getvalue()
+
+
+def _draw_context(ax, view: ContextView, colors: dict[str, str], scale: float) -> None:
+    """Regions (dotted lines), lakes and rivers, over the land and under the borders."""
+    if view.lakes is not None:
+        gpd.GeoSeries([view.lakes], crs="OGC:CRS84").to_crs(CRS).plot(
+            ax=ax, color=colors["water"], edgecolor=colors["river"], linewidth=0.3, zorder=1.3)
+    for level, lines in view.rivers:
+        gpd.GeoSeries([lines], crs="OGC:CRS84").to_crs(CRS).plot(
+            ax=ax, color=colors["river"], linewidth=RIVER_WEIGHTS[level] * 0.75 * max(scale, 0.8),
+            zorder=1.4)  # fmt: skip
+    if view.regions is not None:
+        gpd.GeoSeries([view.regions], crs="OGC:CRS84").to_crs(CRS).plot(
+            ax=ax, color=colors["region"], linewidth=0.7, linestyle=(0, (2, 2)), zorder=1.5)
 
 
 def _draw_annotations(ax, content: MapContent, colors: dict[str, str], fs: float, scale: float,

@@ -142,6 +142,8 @@
   FA.draw = function (map, d) {
     var t = d.ui || {};
     map.createPane('faLand').style.zIndex = 250;
+    map.createPane('faContext').style.zIndex = 300;
+    map.getPane('faContext').style.pointerEvents = 'none';
     map.createPane('faHalos').style.zIndex = 410;
     map.createPane('faBorders').style.zIndex = 420;
     map.createPane('faCountryLabels').style.zIndex = 430;
@@ -160,11 +162,24 @@
       }
     }).addTo(map);
 
-    d.countryLabels.forEach(function (c) {
-      L.marker(c.ll, {
+    // Context under the borders: lakes, rivers (wider for major ones), region lines.
+    var ctx = d.context;
+    if (ctx) {
+      if (ctx.lakes) L.geoJSON(ctx.lakes, { pane: 'faContext', interactive: false,
+                                            style: { className: 'fa-lake', weight: 0.5 } }).addTo(map);
+      L.geoJSON(ctx.rivers, { pane: 'faContext', interactive: false, style: function (f) {
+        return { className: 'fa-river', weight: f.properties.weight, lineCap: 'round', lineJoin: 'round' };
+      } }).addTo(map);
+      if (ctx.regions) L.geoJSON(ctx.regions, { pane: 'faContext', interactive: false,
+                                                style: { className: 'fa-region', weight: 0.9, dashArray: '3 3' } }).addTo(map);
+    }
+
+    FA.countryLabels = d.countryLabels.map(function (c) {
+      var marker = L.marker(c.ll, {
         pane: 'faCountryLabels', interactive: false, keyboard: false,
         icon: L.divIcon({ className: 'fa-country-label', html: el('span', null, c.name), iconSize: null })
       }).addTo(map);
+      return { marker: marker, spots: [c.ll].concat(c.alt || []) };
     });
 
     var casing = L.geoJSON(d.borders, {
@@ -206,12 +221,24 @@
     (d.annotations || []).forEach(function (a) { addAnnotation(map, a); });
 
     controls(map, d, t);
-    var home = function () { map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED }); };
+    var home = function (instant) {
+      map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED && !instant });
+    };
     limitView(map, d);
     home();
     FA.home = home;
     declutter(map);
-    map.on('zoomend moveend resize', function () { declutter(map); });
+    // Labels are placed after every move, and again a moment later: a pass made while a
+    // zoom animation is still settling measures moved boxes and hid labels needlessly.
+    var again = null;
+    var place = function () {
+      declutter(map);
+      clearTimeout(again);
+      again = setTimeout(function () { declutter(map); }, 150);
+    };
+    map.on('zoomend moveend resize', place);
+    // and once the page has settled (the inset's opening transition lasts 0.6 s)
+    setTimeout(place, 800);
     map.on('resize', function () { limitView(map, d); });
     if (d.static) map.setMaxBounds(map.getBounds().pad(0.05));
 
@@ -229,8 +256,37 @@
       map.closePopup();
       if (source && source.getElement) source.getElement().focus();
     });
-    root.setAttribute('data-ready', 'true');
     FA.map = map;
+    FA.fit();
+    window.addEventListener('resize', FA.fit);
+    root.setAttribute('data-ready', 'true');
+  };
+
+  // ------------------------------------------------------------------ framed pages
+  function framed() {
+    try { return window.parent !== window; } catch (e) { return true; }
+  }
+
+  // In an iframe the page fits its map to the height it was given, so that nothing is cut
+  // when the embedding page cannot resize the iframe (a CMS that strips the snippet's
+  // script keeps the snippet's width-based height): the map takes what the text leaves,
+  // between a minimum and 1.6 times its own height. The page still reports the height it
+  // would have with its own map height (FA.ownMapHeight), so a resizing parent gives it that.
+  FA.fit = function () {
+    if (!framed() || !FA.map) return;
+    var box = FA.map.getContainer();
+    var before = box.style.height;
+    box.style.height = '';
+    var own = box.getBoundingClientRect().height;
+    var other = document.documentElement.getBoundingClientRect().height - own;
+    FA.ownMapHeight = own;
+    var room = Math.floor(window.innerHeight - other);
+    var h = Math.max(Math.min(own, 260), Math.min(room, Math.round(own * 1.6)));
+    box.style.height = Math.abs(h - own) > 1 ? h + 'px' : '';
+    if (box.style.height !== before) {
+      FA.map.invalidateSize({ animate: false });
+      if (FA.home) FA.home(true);
+    }
   };
 
   // Land is land: the reader never sees past the basemap. The map may not be panned
@@ -360,10 +416,23 @@
         label.style.visibility = 'hidden';
       }
     });
-    root.querySelectorAll('.fa-country-label span').forEach(function (span) {
+    // Country names: the first of their spots where they cover nothing and stay inside.
+    (FA.countryLabels || []).forEach(function (c) {
+      var span = c.marker.getElement() && c.marker.getElement().querySelector('span');
+      if (!span) return;
       span.style.visibility = '';
-      var r = span.getBoundingClientRect();
-      if (taken.some(function (q) { return overlaps(q, r); })) span.style.visibility = 'hidden';
+      var placed = c.spots.some(function (ll) {
+        c.marker.setLatLng(ll);
+        var r = span.getBoundingClientRect();
+        var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
+                     r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
+        if (inside && !taken.some(function (q) { return overlaps(q, r); })) {
+          taken.push(r);
+          return true;
+        }
+        return false;
+      });
+      if (!placed) { c.marker.setLatLng(c.spots[0]); span.style.visibility = 'hidden'; }
     });
   }
 
@@ -437,6 +506,9 @@
     }
     var corner = map.getContainer().querySelector('.leaflet-control-container');
     if (corner) map.getContainer().insertBefore(corner, map.getContainer().firstChild);
+    // The inset is a new obstacle (and was none when the labels were first placed).
+    declutter(map);
+    mini.on('toggle minimize restore', function () { declutter(map); });
   };
 
   // ------------------------------------------------------------------ embed height
@@ -447,7 +519,11 @@
 
   FA.sendHeight = function () {
     if (window.parent === window) return;
-    var h = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    var h = document.documentElement.getBoundingClientRect().height;
+    if (FA.ownMapHeight && FA.map) {  // the height with the map at its own height
+      h += FA.ownMapHeight - FA.map.getContainer().getBoundingClientRect().height;
+    }
+    h = Math.ceil(h);
     if (!h || h === FA.lastHeight) return;
     FA.lastHeight = h;
     var id = childId();

@@ -6,14 +6,16 @@ wraps the app's HTML renderer so that collection and feature pages show a map.
 
 from __future__ import annotations
 
+import inspect
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -21,6 +23,7 @@ from starlette.types import Scope
 from service.domain.errors import InvalidParameterError, NotFoundError
 from service.maps import content as maps
 from service.maps import embed
+from service.maps.context_layers import ContextLayers
 from service.maps.flags import (
     DARK,
     LANGS,
@@ -72,9 +75,25 @@ class MapService:
         }
         self.options = maps.MapOptions(
             tiles=tiles, attribution_prefix=settings.map_attribution_prefix)
+        # Regions, lakes and rivers: read once, in the background (start-up does not wait
+        # for it; the first map that needs it does), never per request.
+        self._context_path = settings.data_dir / "context.geojson"
+        self._context: ContextLayers | None = None
+        self._context_lock = threading.Lock()
+        threading.Thread(target=lambda: self.context, daemon=True,
+                         name="map-context-layers").start()  # fmt: skip
         self.cache = maps.RenderCache(settings.map_cache_entries)
         self.limiter = RenderLimiter(settings.map_render_concurrency, settings.map_render_queue)
         self.timings: dict[str, float] = {}
+
+    @property
+    def context(self) -> ContextLayers | None:
+        """The context layers, loaded on first use (once)."""
+        with self._context_lock:
+            if self._context is None and self._context_path is not None:
+                self._context = ContextLayers.load(self._context_path)
+                self._context_path = None
+            return self._context
 
     async def _cached(self, key: Any, make: Callable[[], Any]) -> Any:
         """A cached render, or a new one made within the render bounds."""
@@ -90,7 +109,7 @@ class MapService:
         as_of = maps.data_date(self.store)
 
         def make() -> maps.MapContent:
-            content = maps.resolve(self.store.frontier, places, spec, lang)
+            content = maps.resolve(self.store.frontier, places, spec, lang, self.context)
             content.events, content.data_as_of = events, as_of
             return content
 
@@ -253,8 +272,11 @@ async def _embed(request: Request, service: MapService, spec: maps.MapSpec,
     if "dark" not in request.query_params:
         flags = replace(flags, dark="false")
     urls = service.urls(spec, flags, _base(request))
-    title = flags.title or (await service.content(spec, flags.lang)).title
-    return HTMLResponse(embed.snippet(urls.page, title) + "\n")
+    content = await service.content(spec, flags.lang)
+    title = flags.title or content.title
+    # Without the script (a CMS that strips it) the iframe's height follows its width.
+    hint = embed.height_hint_css(maps.page_text(service.store.frontier, content, flags))
+    return HTMLResponse(embed.snippet(urls.page, title, height_css=hint) + "\n")
 
 
 PAGE = {"response_class": HTMLResponse, "responses": {200: {"content": {HTML: {}}}}}
@@ -267,129 +289,138 @@ SNIPPET = {
 }
 
 
-@router.get("/maps/frontier.svg", summary="The Belarus–Russia frontier as SVG", **VECTOR,
-            name="map_frontier_svg")
-async def frontier_svg(store: StoreDep, service: MapServiceDep, flags: FlagsDep,
-                       size: SizeDep) -> Response:  # fmt: skip
-    """The PNG's map as SVG (same flags and size), for print and graphics desks."""
-    return await _svg(service, await maps.frontier_spec(store), flags, size)
+# ---------------------------------------------------------------- the map routes
+@dataclass(frozen=True)
+class MapKind:
+    """One kind of map: its URL path, route-name stem, how its spec is made from the path
+    parameter (or the custom map's query), and the OpenAPI summaries and descriptions of
+    its page, PNG, SVG and embed snippet."""
+
+    path: str  # "/maps/frontier", "/maps/borders/{borderId}", …
+    name: str  # route names are map_<name>, map_<name>_png, map_<name>_svg, map_<name>_embed
+    page: tuple[str, str]  # (summary, description) of each variant
+    png: tuple[str, str]
+    svg: tuple[str, str]
+    embed: tuple[str, str]
+    spec: Callable[..., Awaitable[maps.MapSpec]] | None = None  # (store, raw id or None)
+    param: str | None = None  # the path parameter, if any
 
 
-@router.get("/maps/borders/{borderId}.svg", summary="A border as SVG", **VECTOR,
-            name="map_border_svg")
-async def border_svg(borderId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
-                     flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
-    """A border map as SVG."""
-    return await _svg(service, await maps.border_spec(store, borderId), flags, size)
+async def _frontier_spec(store: FeatureStore, _raw: str | None) -> maps.MapSpec:
+    return await maps.frontier_spec(store)
 
 
-@router.get("/maps/places/{placeId}.svg", summary="A locator map as SVG", **VECTOR,
-            name="map_place_svg")
-async def place_svg(placeId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
-                    flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
-    """A locator map as SVG."""
-    return await _svg(service, await maps.place_spec(store, placeId), flags, size)
+async def _border_spec(store: FeatureStore, raw: str | None) -> maps.MapSpec:
+    return await maps.border_spec(store, str(raw))
 
 
-@router.get("/maps/custom.svg", summary="A custom map as SVG", **VECTOR, name="map_custom_svg")
-async def custom_svg(service: MapServiceDep, spec: CustomSpecDep,
-                     flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
-    """A custom map as SVG."""
-    return await _svg(service, spec, flags, size)
+async def _place_spec(store: FeatureStore, raw: str | None) -> maps.MapSpec:
+    return await maps.place_spec(store, str(raw))
 
 
-@router.get("/maps/frontier.png", summary="The Belarus–Russia frontier as a PNG",
-            **IMAGE, name="map_frontier_png")
-async def frontier_png(store: StoreDep, service: MapServiceDep, flags: FlagsDep,
-                 size: SizeDep) -> Response:  # fmt: skip
-    """Server-rendered static map (no tiles, no browser), cached."""
-    return await _png(service, await maps.frontier_spec(store), flags, size)
+#: Every kind of map, each served as page, .png, .svg and /embed (``add_map_routes``).
+MAP_KINDS = (
+    MapKind("/maps/frontier", "frontier",
+            ("Map of the Belarus–Russia frontier",
+             "The border, both countries and neighbours, the six checkpoints, Divin and the "
+             "regional centres; measured and cited lengths in the caption."),
+            ("The Belarus–Russia frontier as a PNG",
+             "Server-rendered static map (no tiles, no browser), cached."),
+            ("The Belarus–Russia frontier as SVG",
+             "The PNG's map as SVG (same flags and size), for print and graphics desks."),
+            ("Embed snippet of the frontier map",
+             "The iframe snippet for /maps/frontier with the same flags."),
+            spec=_frontier_spec),
+    MapKind("/maps/borders/{borderId}", "border",
+            ("Map of one border",
+             "The border, its countries, its crossings and the largest places near it."),
+            ("A border as a PNG", "Server-rendered static map of one border."),
+            ("A border as SVG", "A border map as SVG."),
+            ("Embed snippet of a border map", "The iframe snippet for a border map."),
+            spec=_border_spec, param="borderId"),
+    MapKind("/maps/places/{placeId}", "place",
+            ("Locator map of a place",
+             "The place, its nearest border with the distance to it, and nearby crossings."),
+            ("A locator map as a PNG", "Server-rendered locator map of a place."),
+            ("A locator map as SVG", "A locator map as SVG."),
+            ("Embed snippet of a locator map", "The iframe snippet for a locator map."),
+            spec=_place_spec, param="placeId"),
+    MapKind("/maps/custom", "custom",
+            ("A map of any borders, places and crossings",
+             "Compose borders, places, crossings and highlighted countries by id."),
+            ("A custom map as a PNG", "Server-rendered custom map."),
+            ("A custom map as SVG", "A custom map as SVG."),
+            ("Embed snippet of a custom map", "The iframe snippet for a custom map."),
+            spec=None),  # its content comes from the query (CustomSpecDep)
+)  # fmt: skip
 
 
-@router.get("/maps/frontier/embed", summary="Embed snippet of the frontier map",
-            **SNIPPET, name="map_frontier_embed")
-async def frontier_embed(request: Request, store: StoreDep, service: MapServiceDep,
+def _spec_dependency(kind: MapKind) -> Callable[..., Awaitable[maps.MapSpec]]:
+    """A FastAPI dependency giving the MapSpec of *kind* from the request."""
+    if kind.spec is None:
+        async def custom(spec: CustomSpecDep) -> maps.MapSpec:
+            return spec
+
+        return custom
+    make = kind.spec
+    if kind.param is None:
+        async def fixed(store: StoreDep) -> maps.MapSpec:
+            return await make(store, None)
+
+        return fixed
+
+    async def by_id(store: StoreDep, **path: str) -> maps.MapSpec:
+        return await make(store, str(path[str(kind.param)]))
+
+    # The path parameter is declared for OpenAPI (and validated) through the signature.
+    by_id.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, annotation=StoreDep),
+        inspect.Parameter(kind.param, inspect.Parameter.KEYWORD_ONLY,
+                          annotation=Annotated[str, Path()]),
+    ])  # fmt: skip
+    return by_id
+
+
+def add_map_routes(target: APIRouter, kind: MapKind) -> None:
+    """Register the page, .png, .svg and /embed routes of *kind* on *target*.
+
+    Registered in the order that keeps the literal suffixes first (``….svg`` and ``….png``
+    before ``{id}``, whose value could otherwise swallow them).
+    """
+    spec_dep = Annotated[maps.MapSpec, Depends(_spec_dependency(kind))]
+
+    async def svg(service: MapServiceDep, spec: spec_dep, flags: FlagsDep,
+                  size: SizeDep) -> Response:  # fmt: skip
+        return await _svg(service, spec, flags, size)
+
+    async def png(service: MapServiceDep, spec: spec_dep, flags: FlagsDep,
+                  size: SizeDep) -> Response:  # fmt: skip
+        return await _png(service, spec, flags, size)
+
+    async def snippet(request: Request, service: MapServiceDep, spec: spec_dep,
+                      flags: FlagsDep) -> Response:  # fmt: skip
+        return await _embed(request, service, spec, flags)
+
+    async def page(request: Request, service: MapServiceDep, spec: spec_dep,
                    flags: FlagsDep) -> Response:  # fmt: skip
-    """The iframe snippet for /maps/frontier with the same flags."""
-    return await _embed(request, service, await maps.frontier_spec(store), flags)
+        return await _page(request, service, spec, flags)
+
+    for suffix, name, endpoint, (summary, description), extra in (
+        (".svg", f"map_{kind.name}_svg", svg, kind.svg, VECTOR),
+        (".png", f"map_{kind.name}_png", png, kind.png, IMAGE),
+        ("/embed", f"map_{kind.name}_embed", snippet, kind.embed, SNIPPET),
+        ("", f"map_{kind.name}", page, kind.page, PAGE),
+    ):
+        options = {"description": description, **extra}  # the snippet keeps its own
+        endpoint.__name__ = name
+        # (annotations are strings under ``from __future__``: give FastAPI the object)
+        endpoint.__annotations__["spec"] = spec_dep
+        target.add_api_route(kind.path + suffix, endpoint, methods=["GET"], name=name,
+                             summary=summary, **options)  # fmt: skip
 
 
-@router.get("/maps/frontier", summary="Map of the Belarus–Russia frontier",
-            **PAGE, name="map_frontier")
-async def frontier(request: Request, store: StoreDep, service: MapServiceDep,
-             flags: FlagsDep) -> Response:  # fmt: skip
-    """The border, both countries and neighbours, the six checkpoints, Divin and the
-    regional centres; measured and cited lengths in the caption."""
-    return await _page(request, service, await maps.frontier_spec(store), flags)
-
-
-@router.get("/maps/borders/{borderId}.png", summary="A border as a PNG",
-            **IMAGE, name="map_border_png")
-async def border_png(borderId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
-               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
-    """Server-rendered static map of one border."""
-    return await _png(service, await maps.border_spec(store, borderId), flags, size)
-
-
-@router.get("/maps/borders/{borderId}/embed", summary="Embed snippet of a border map",
-            **SNIPPET, name="map_border_embed")
-async def border_embed(request: Request, borderId: str,  # noqa: N803
-                 store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
-    """The iframe snippet for a border map."""
-    return await _embed(request, service, await maps.border_spec(store, borderId), flags)
-
-
-@router.get("/maps/borders/{borderId}", summary="Map of one border", **PAGE, name="map_border")
-async def border(request: Request, borderId: str,  # noqa: N803
-           store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
-    """The border, its countries, its crossings and the largest places near it."""
-    return await _page(request, service, await maps.border_spec(store, borderId), flags)
-
-
-@router.get("/maps/places/{placeId}.png", summary="A locator map as a PNG",
-            **IMAGE, name="map_place_png")
-async def place_png(placeId: str, store: StoreDep, service: MapServiceDep,  # noqa: N803
-              flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
-    """Server-rendered locator map of a place."""
-    return await _png(service, await maps.place_spec(store, placeId), flags, size)
-
-
-@router.get("/maps/places/{placeId}/embed", summary="Embed snippet of a locator map",
-            **SNIPPET, name="map_place_embed")
-async def place_embed(request: Request, placeId: str,  # noqa: N803
-                store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
-    """The iframe snippet for a locator map."""
-    return await _embed(request, service, await maps.place_spec(store, placeId), flags)
-
-
-@router.get("/maps/places/{placeId}", summary="Locator map of a place", **PAGE, name="map_place")
-async def place(request: Request, placeId: str,  # noqa: N803
-          store: StoreDep, service: MapServiceDep, flags: FlagsDep) -> Response:  # fmt: skip
-    """The place, its nearest border with the distance to it, and nearby crossings."""
-    return await _page(request, service, await maps.place_spec(store, placeId), flags)
-
-
-@router.get("/maps/custom.png", summary="A custom map as a PNG", **IMAGE, name="map_custom_png")
-async def custom_png(service: MapServiceDep, spec: CustomSpecDep,
-               flags: FlagsDep, size: SizeDep) -> Response:  # fmt: skip
-    """Server-rendered custom map."""
-    return await _png(service, spec, flags, size)
-
-
-@router.get("/maps/custom/embed", summary="Embed snippet of a custom map",
-            **SNIPPET, name="map_custom_embed")
-async def custom_embed(request: Request, service: MapServiceDep,
-                 spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
-    """The iframe snippet for a custom map."""
-    return await _embed(request, service, spec, flags)
-
-
-@router.get("/maps/custom", summary="A map of any borders, places and crossings",
-            **PAGE, name="map_custom")
-async def custom(request: Request, service: MapServiceDep,
-           spec: CustomSpecDep, flags: FlagsDep) -> Response:  # fmt: skip
-    """Compose borders, places, crossings and highlighted countries by id."""
-    return await _page(request, service, spec, flags)
+for _kind in MAP_KINDS:
+    add_map_routes(router, _kind)
 
 
 # ---------------------------------------------------------------- oEmbed
@@ -563,7 +594,7 @@ def wrap_renderer(render: Callable[[str, dict[str, Any], Request], str]) -> Call
 def install(app: FastAPI) -> None:
     """Add the map routes, mount /static and give HTML pages their maps."""
     app.include_router(router)
-    app.mount("/static", CachedStaticFiles(directory=Path(maps.STATIC_DIR)), name="static")
+    app.mount("/static", CachedStaticFiles(directory=FilePath(maps.STATIC_DIR)), name="static")
     app.state.html_renderer = wrap_renderer(app.state.html_renderer)
     app.state.map_service = None  # made in the lifespan (``start``), with the store
 
