@@ -46,13 +46,14 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None, store: FeatureStore | None = None) -> FastAPI:
     """Build the application; the store is opened once, in the lifespan (unless given)."""
     settings = settings or Settings()
+    http = settings.http
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = store or await open_store(settings)
+        opened = store or await open_store(settings.store)
         app.state.store = opened
         start_maps(app, settings, opened)
-        studio.start(app, settings)  # studio (issue 11): saved maps, opened on first use
+        studio.start(app, settings.studio)  # studio (issue 11): saved maps, opened on first use
         logger.info("store: %s %s, data %s, opened in %.2f s", opened.info.backend,
                     opened.info.location, opened.info.data_version, opened.info.opened_seconds)
         # Map pages' shared work (basemaps, the frontier map) is done in the background,
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
                 await opened.close()
 
     app = FastAPI(
-        title=settings.title,
+        title=http.title,
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
     )
     app.state.settings = settings
     # The one memo of finished responses; /healthz reports its hits, misses and size.
-    app.state.response_memo = ResponseMemo(settings.response_memo_mb << 20)
+    app.state.response_memo = ResponseMemo(http.response_memo_bytes)
     app.state.readiness = Readiness()
     # Replaceable by the map pages: (kind, document, request) -> HTML string.
     app.state.html_renderer = pages.render
@@ -110,24 +111,24 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
     app.add_middleware(UnexpectedErrorMiddleware)  # innermost: a 500 gets every header below
     app.add_middleware(
         HttpCachingMiddleware,
-        max_age=settings.cache_max_age,
-        min_size=settings.compress_min_bytes,
+        max_age=http.cache_max_age,
+        min_size=http.compress_min_bytes,
         memo=app.state.response_memo,
     )
     # X-Data-Version, security headers and CORS, in one pass over each response's headers.
     app.add_middleware(ResponseHeadersMiddleware, version=lambda: _data_version(app), cors={
-        "allow_origins": settings.cors_origins,
+        "allow_origins": list(http.cors_origins),
         "allow_methods": ["GET", "HEAD", "OPTIONS"],
         "allow_headers": ["*"],
         "expose_headers": ["ETag", "Content-Encoding", "X-Data-Version"],
         "max_age": 86400,
     })  # fmt: skip
     # Each of these costs a layer on every request: added only when configured.
-    if settings.public_base_url or settings.allowed_hosts:
-        app.add_middleware(PublicOriginMiddleware, public_base_url=settings.public_base_url,
-                           allowed_hosts=settings.allowed_hosts)  # fmt: skip
-    if settings.trusted_proxies:
-        app.add_middleware(ForwardedMiddleware, trusted=settings.trusted_proxies)
+    if http.public_base_url or http.allowed_hosts:
+        app.add_middleware(PublicOriginMiddleware, public_base_url=http.public_base_url,
+                           allowed_hosts=list(http.allowed_hosts))  # fmt: skip
+    if http.trusted_proxies:
+        app.add_middleware(ForwardedMiddleware, trusted=list(http.trusted_proxies))
     app.add_middleware(RequestLimitsMiddleware)  # outermost: refuse oversized requests first
     return app
 

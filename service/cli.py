@@ -21,25 +21,26 @@ def _serve(args: argparse.Namespace) -> int:
     from granian.server import Server
 
     settings = Settings()
+    server = settings.server
     problem = _store_problem(settings)
     if problem:  # one clear line, not a traceback from every worker
         print(f"frontier-atlas serve: cannot start: {problem}", file=sys.stderr)
         return 2
     Server(
         "service.asgi:app",
-        address=args.host or settings.host,
-        port=args.port or settings.port,
+        address=args.host or server.host,
+        port=args.port or server.port,
         interface=Interfaces.ASGI,
         http=HTTPModes.http1,
-        workers=args.workers or settings.workers,
+        workers=args.workers or server.workers,
         websockets=False,
         backlog=2048,
         # Request line + headers must arrive within 5 s and fit in 64 KiB (else 431).
         # HTTP/1 only: in "auto" mode granian first sniffs for an HTTP/2 preface with no
         # deadline, so sockets that never send a byte stayed open; now they close at 5 s.
         http1_settings=HTTP1Settings(header_read_timeout=5_000, max_buffer_size=64 * 1024),
-        log_level=settings.log_level if settings.log_level != "trace" else "debug",
-        log_access=settings.access_log,
+        log_level=server.log_level if server.log_level != "trace" else "debug",
+        log_access=server.access_log,
         respawn_failed_workers=True,
     ).serve()
     return 0
@@ -53,7 +54,7 @@ def _store_problem(settings: Settings) -> str | None:
     from service.store import open_store
 
     async def check() -> None:
-        store = await open_store(settings)
+        store = await open_store(settings.store)
         await store.close()
 
     try:
@@ -88,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _build_store(args: argparse.Namespace) -> int:
     from service.store.embedded import build_file, describe, ensure_file
 
-    settings = Settings()
+    store = Settings().store
     if args.force:
-        build_file(settings.data_dir, settings.store_path)
+        build_file(store.data_dir, store.file)
     else:
-        ensure_file(settings.data_dir, settings.store_path)
-    info = describe(settings.store_path)
+        ensure_file(store.data_dir, store.file)
+    info = describe(store.file)
     print(f"{info['path']}: {info['bytes']:,} bytes, data {info['data_version']}, "
           f"{sum(info['counts'].values()):,} features")
     return 0
@@ -102,15 +103,15 @@ def _build_store(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     import asyncio
 
-    settings = Settings()
-    url = args.database_url or settings.database_url
+    store = Settings().store
+    url = args.database_url or store.database_url
     if not url:
         raise SystemExit("frontier-atlas load: set FRONTIER_ATLAS_DATABASE_URL or --database-url")
     try:
         from service.store import postgis
     except ImportError as exc:
         raise SystemExit(f"frontier-atlas load: no PostGIS backend ({exc})") from None
-    data = asyncio.run(postgis.load(url, settings.data_dir))
+    data = asyncio.run(postgis.load(url, store.data_dir))
     counts = {cid: len(col.features) for cid, col in data.collections.items()}
     print(f"loaded data {data.data_version} into PostGIS: {counts}")
     return 0

@@ -2,10 +2,17 @@
 
 ``HOST``, ``PORT`` and ``WORKERS`` are also read without the prefix so that
 ``make run`` honours the usual variables.
+
+The environment stays one flat list of variables (the README's table), but each part
+of the service is handed only its own group, a frozen record: ``settings.server``
+(the CLI's ``serve``), ``settings.store`` (which backend, where), ``settings.http``
+(caching, CORS, origins, proxies), ``settings.limits`` (query bounds),
+``settings.maps`` (map pages and images) and ``settings.studio`` (saved maps).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,6 +21,79 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The committed data next to the package (works for the checkout and the Docker image).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What `frontier-atlas serve` binds and logs."""
+
+    host: str
+    port: int
+    workers: int
+    log_level: str
+    access_log: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Where the data comes from: the embedded file (built from ``data_dir``) or PostGIS."""
+
+    data_dir: Path
+    file: Path
+    mmap_bytes: int
+    database_url: str | None
+    pool_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The HTTP layer: landing title, caching, compression, CORS, origins and proxies."""
+
+    title: str
+    cache_max_age: int
+    compress_min_bytes: int
+    response_memo_bytes: int
+    cors_origins: tuple[str, ...]
+    public_base_url: str | None
+    allowed_hosts: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """Bounds on the analytics queries' parameters."""
+
+    max_radius_km: float
+    max_zone_width_km: float
+
+
+@dataclass(frozen=True, slots=True)
+class MapSettings:
+    """Map pages and images: tiles, attribution, context layers, render budget."""
+
+    default_tiles: str
+    tile_urls: tuple[tuple[str, str], ...]  # (name, URL template) for osm, light, dark
+    attribution_prefix: str
+    context_file: Path
+    render_concurrency: int
+    render_queue: int
+    cache_entries: int
+
+    def tile_url(self, name: str) -> str:
+        """The URL template of the tiles called ``name`` (osm, light or dark)."""
+        return dict(self.tile_urls)[name]
+
+
+@dataclass(frozen=True, slots=True)
+class StudioSettings:
+    """Saved maps: where they are kept and how much one client may ask for."""
+
+    state_dir: Path
+    database_url: str | None  # PostgreSQL for saved maps; None: SQLite in state_dir
+    pool_size: int
+    creates_per_hour: int
+    previews_per_hour: int
+    max_body_bytes: int
 
 
 class Settings(BaseSettings):
@@ -157,6 +237,50 @@ class Settings(BaseSettings):
         64, ge=1, le=10_240, description="Largest request body of the maps API (KB); 413 above."
     )
     # --- end studio
+
+    # Groups are built when asked for (a microsecond), never stored: a copy made with
+    # ``model_copy(update=...)`` must not carry the original's groups.
+    @property
+    def server(self) -> ServerSettings:
+        """What `frontier-atlas serve` binds and logs."""
+        return ServerSettings(self.host, self.port, self.workers, self.log_level,
+                              self.access_log)
+
+    @property
+    def store(self) -> StoreSettings:
+        """Which backend the data comes from, and where."""
+        return StoreSettings(self.data_dir, self.store_path, self.store_mmap_mb << 20,
+                             self.database_url, self.database_pool)
+
+    @property
+    def http(self) -> HttpSettings:
+        """The HTTP layer's settings."""
+        return HttpSettings(self.title, self.cache_max_age, self.compress_min_bytes,
+                            self.response_memo_mb << 20, tuple(self.cors_origins),
+                            self.public_base_url, tuple(self.allowed_hosts),
+                            tuple(self.trusted_proxies))
+
+    @property
+    def limits(self) -> QueryLimits:
+        """Bounds on query parameters."""
+        return QueryLimits(self.max_radius_km, self.max_zone_width_km)
+
+    @property
+    def maps(self) -> MapSettings:
+        """Map pages' and images' settings."""
+        return MapSettings(self.map_default_tiles,
+                           (("osm", self.map_tiles_osm_url), ("light", self.map_tiles_light_url),
+                            ("dark", self.map_tiles_dark_url)),
+                           self.map_attribution_prefix, self.data_dir / "context.geojson",
+                           self.map_render_concurrency, self.map_render_queue,
+                           self.map_cache_entries)
+
+    @property
+    def studio(self) -> StudioSettings:
+        """Saved maps' settings."""
+        return StudioSettings(self.state_path, self.maps_database_url or self.database_url,
+                              self.database_pool, self.studio_creates_per_hour,
+                              self.studio_previews_per_hour, self.studio_max_body_kb * 1024)
 
     @property
     def store_path(self) -> Path:

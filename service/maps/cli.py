@@ -28,9 +28,9 @@ async def _write(args: argparse.Namespace) -> int:
     from service.store import open_store
 
     settings = Settings()
-    store = await open_store(settings)
+    store = await open_store(settings.store)
     frontier = store.frontier
-    context = maps.ContextLayers.load(settings.data_dir / "context.geojson")
+    context = maps.ContextLayers.load(settings.maps.context_file)
     try:
         border_id = frontier.border_id(args.border)
         crossings = tuple(c.id for c in frontier.crossings_on(border_id))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from service.settings import Settings
+from service.settings import StoreSettings
 from service.store.base import FeatureStore
 
 
-async def open_store(settings: Settings) -> FeatureStore:
+async def open_store(settings: StoreSettings) -> FeatureStore:
     """PostGIS when ``database_url`` is set, else the embedded file (built if needed)."""
     if settings.database_url:
         from service.store.postgis import PostgisStore  # psycopg only when asked for
 
-        return await PostgisStore.open(settings.database_url, pool_size=settings.database_pool)
+        return await PostgisStore.open(settings.database_url, pool_size=settings.pool_size)
     from service.store.embedded import EmbeddedStore
 
-    return EmbeddedStore.open(settings.data_dir, settings.store_path,
-                              settings.store_mmap_mb << 20)  # fmt: skip
+    return EmbeddedStore.open(settings.data_dir, settings.file, settings.mmap_bytes)

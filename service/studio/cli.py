@@ -16,9 +16,8 @@ from service.studio.store import MapRepository, export_json, import_json, open_r
 
 
 def _repository() -> MapRepository:
-    settings = Settings()
-    return open_repository(settings.state_path,
-                           settings.maps_database_url or settings.database_url)  # fmt: skip
+    settings = Settings().studio
+    return open_repository(settings.state_dir, settings.database_url)
 
 
 def _keys_create(args: argparse.Namespace) -> int:

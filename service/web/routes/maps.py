@@ -36,7 +36,7 @@ from service.maps.flags import (
     parse_size,
 )
 from service.maps.limits import RenderLimiter
-from service.settings import Settings
+from service.settings import MapSettings, Settings
 from service.store.base import FeatureStore
 from service.web.params import SettingsDep, StoreDep
 from service.web.responses import HTML, HTMLResponse, JSONResponse, problem_response
@@ -62,28 +62,28 @@ def with_base(body: bytes, base: str) -> bytes:
 class MapService:
     """Map options from the settings, plus the caches of rendered pages and images."""
 
-    def __init__(self, settings: Settings, store: FeatureStore) -> None:
+    def __init__(self, settings: MapSettings, store: FeatureStore) -> None:
         self.store = store
-        self.default_tiles = settings.map_default_tiles
+        self.default_tiles = settings.default_tiles
         tiles = {
-            "osm": maps.TileSource(settings.map_tiles_osm_url, maps.OSM_TILE_ATTRIBUTION,
+            "osm": maps.TileSource(settings.tile_url("osm"), maps.OSM_TILE_ATTRIBUTION,
                                    subdomains="abc"),
-            "light": maps.TileSource(settings.map_tiles_light_url, maps.CARTO_TILE_ATTRIBUTION,
+            "light": maps.TileSource(settings.tile_url("light"), maps.CARTO_TILE_ATTRIBUTION,
                                      subdomains="abcd"),
-            "dark": maps.TileSource(settings.map_tiles_dark_url, maps.CARTO_TILE_ATTRIBUTION,
+            "dark": maps.TileSource(settings.tile_url("dark"), maps.CARTO_TILE_ATTRIBUTION,
                                     subdomains="abcd"),
         }
         self.options = maps.MapOptions(
-            tiles=tiles, attribution_prefix=settings.map_attribution_prefix)
+            tiles=tiles, attribution_prefix=settings.attribution_prefix)
         # Regions, lakes and rivers: read once, in the background (start-up does not wait
         # for it; the first map that needs it does), never per request.
-        self._context_path = settings.data_dir / "context.geojson"
+        self._context_path = settings.context_file
         self._context: ContextLayers | None = None
         self._context_lock = threading.Lock()
         threading.Thread(target=lambda: self.context, daemon=True,
                          name="map-context-layers").start()  # fmt: skip
-        self.cache = maps.RenderCache(settings.map_cache_entries)
-        self.limiter = RenderLimiter(settings.map_render_concurrency, settings.map_render_queue)
+        self.cache = maps.RenderCache(settings.cache_entries)
+        self.limiter = RenderLimiter(settings.render_concurrency, settings.render_queue)
         self.timings: dict[str, float] = {}
 
     @property
@@ -207,7 +207,7 @@ async def get_flags(
     """The map flags, validated (400 problem+json on an invalid value)."""
     raw = {"title": title, "caption": caption, "lang": lang, "dark": dark, "static": static,
            "tiles": tiles, "inset": inset, "labels": labels}  # fmt: skip
-    return parse_flags(raw, settings.map_default_tiles)
+    return parse_flags(raw, settings.maps.default_tiles)
 
 
 FlagsDep = Annotated[MapFlags, Depends(get_flags)]
@@ -601,4 +601,4 @@ def install(app: FastAPI) -> None:
 
 def start(app: FastAPI, settings: Settings, store: FeatureStore) -> None:
     """Create the app's MapService once the store is open."""
-    app.state.map_service = MapService(settings, store)
+    app.state.map_service = MapService(settings.maps, store)

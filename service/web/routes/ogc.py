@@ -88,7 +88,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def landing(request: Request, fmt: FormatDep, settings: SettingsDep) -> Response:
     """Links to the API description, conformance, collections and the reporter's endpoints."""
     doc = {
-        "title": settings.title,
+        "title": settings.http.title,
         "description": "The frontiers of Belarus as OGC API – Features: borders, countries, "
         "places and crossings, with measured border lengths, distances, zones and search.",
         "links": [

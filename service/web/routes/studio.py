@@ -49,7 +49,7 @@ from service.domain.errors import AtlasError, InvalidParameterError
 from service.maps import content as maps
 from service.maps import embed
 from service.maps.flags import FLAG_NAMES, MIN_PX, MapFlags, parse_flags, parse_size
-from service.settings import Settings
+from service.settings import StudioSettings
 from service.store.base import FeatureStore
 from service.studio import tokens
 from service.studio.errors import (
@@ -123,7 +123,7 @@ class CappedBodyRoute(APIRoute):
 
         async def capped(request: Request) -> Response:
             if request.method in ("POST", "PUT", "PATCH"):
-                limit = request.app.state.settings.studio_max_body_kb * 1024
+                limit = request.app.state.settings.studio.max_body_bytes
                 declared = request.headers.get("content-length", "")
                 too_big = PayloadTooLargeError(f"The body must be at most {limit // 1024} KB.")
                 if declared.isdigit() and int(declared) > limit:
@@ -952,7 +952,7 @@ async def studio_page(request: Request, settings: SettingsDep,
     config = {"lang": lang, "strings": strings, "base": base, "limits": LIMITS,
               "maxItems": MAX_ITEMS, "maxAnnotations": MAX_ANNOTATIONS,
               "sizes": {k: list(v) for k, v in SIZES.items()}, "map": map,
-              "defaultTiles": settings.map_default_tiles}  # fmt: skip
+              "defaultTiles": settings.maps.default_tiles}  # fmt: skip
     page = TEMPLATES.get_template("studio.html").render(
         lang=lang, t=strings[lang], base=base,
         css=maps.Asset("studio.css", "css").url(f"{base}static/"),
@@ -1029,17 +1029,15 @@ def install(app: FastAPI) -> None:
     app.state.map_repository = None  # opened in the lifespan (``start``)
 
 
-def start(app: FastAPI, settings: Settings) -> None:
+def start(app: FastAPI, settings: StudioSettings) -> None:
     """Open the maps repository (it connects on first use) and the creation limiter
     (counted in the repository)."""
-    repo = open_repository(settings.state_path,
-                           settings.maps_database_url or settings.database_url,
-                           settings.database_pool)  # fmt: skip
+    repo = open_repository(settings.state_dir, settings.database_url, settings.pool_size)
     app.state.map_repository = repo
-    app.state.studio_limiter = RateLimiter(repo, "create", settings.studio_creates_per_hour,
+    app.state.studio_limiter = RateLimiter(repo, "create", settings.creates_per_hour,
                                            "new maps")
     app.state.studio_preview_limiter = RateLimiter(
-        repo, "preview", settings.studio_previews_per_hour, "previews")
+        repo, "preview", settings.previews_per_hour, "previews")
 
 
 def stop(app: FastAPI) -> None:
