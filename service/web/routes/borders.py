@@ -106,8 +106,8 @@ async def zone(
     ] = "both",
 ) -> Response:
     """The border zone as a (Multi)Polygon Feature, with its geodesic area."""
-    if width_km > (limit := settings.limits.max_zone_width_km):
-        raise InvalidParameterError(f"width_km must be at most {limit:g}.")
+    if width_km > (ceiling := settings.limits.max_zone_width_km):
+        raise InvalidParameterError(f"width_km must be at most {ceiling:g}.")
     canonical = store.frontier.border_id(borderId)
     side = "both" if side.lower() == "both" else side.upper()
     feature = await run_in_threadpool(store.frontier.zone, canonical, float(width_km), side)

@@ -58,8 +58,8 @@ async def places(
     """Matching places as a GeoJSON FeatureCollection, best match (or nearest) first."""
     if radius_km is not None and near is None:
         raise InvalidParameterError("radius_km needs near=lon,lat.")
-    if radius_km is not None and radius_km > (limit := settings.limits.max_radius_km):
-        raise InvalidParameterError(f"radius_km must be at most {limit:g}.")
+    if radius_km is not None and radius_km > (ceiling := settings.limits.max_radius_km):
+        raise InvalidParameterError(f"radius_km must be at most {ceiling:g}.")
     point = parse_lonlat("near", near) if near is not None else None
     col = await store.collection("places")
     raw_filters = {k: v for k, v in (("country", country), ("kind", kind)) if v is not None}
