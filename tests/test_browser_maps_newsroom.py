@@ -381,6 +381,36 @@ def test_a_swipe_over_an_embedded_map_scrolls_the_article(browser, live_server, 
     context.close()
 
 
+def test_a_map_in_a_hidden_frame_draws_once_shown(browser, live_server, article):
+    """A CMS's closed tab or accordion: the frame has no size when the map starts."""
+    base, handler = article
+    handler.body = _article_html(
+        f"<div id='tab' style='display:none'><iframe id='hidden' style='width:100%;height:600px'"
+        f" src='{live_server}/maps/borders/BY-UA?dark=false'></iframe></div>"
+        f"<iframe id='narrow' style='width:0;height:600px;border:0'"
+        f" src='{live_server}/maps/frontier?dark=false'></iframe>")
+    context, page = _page(browser, 375)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/story", wait_until="load")
+    for frame_id in ("hidden", "narrow"):
+        page.frame_locator(f"#{frame_id}").locator(".fa-map[data-ready='true']").wait_for(
+            state="attached", timeout=15_000)
+    page.evaluate("document.getElementById('tab').style.display = 'block';"
+                  "document.getElementById('narrow').style.width = '340px'")
+    page.wait_for_timeout(800)
+    assert errors == []  # before: "Invalid LatLng object: (NaN, NaN)" and no map
+    for frame_id, (west, south, east, north) in (("hidden", (23.5, 51.2, 32.0, 52.4)),
+                                                 ("narrow", (27.0, 52.0, 32.9, 56.2))):
+        view = page.frame_locator(f"#{frame_id}").locator("html").evaluate(
+            "() => { const m = FrontierAtlas.map, s = m.getSize(), c = m.getCenter();"
+            " return {x: s.x, y: s.y, lat: c.lat, lng: c.lng}; }")
+        assert view["x"] > 300 and view["y"] > 200, view
+        # fitted to its subject once it had a size (the border's or the frontier's middle)
+        assert west < view["lng"] < east and south < view["lat"] < north, view
+    context.close()
+
+
 def test_pym_parent_sizes_the_iframe(browser, live_server, article):
     base, handler = article
     handler.body = _article_html(

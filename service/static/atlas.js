@@ -221,7 +221,15 @@
     (d.annotations || []).forEach(function (a) { addAnnotation(map, a); });
 
     controls(map, d, t);
+    // A page framed in a hidden or zero-sized iframe (a closed tab, an accordion, lazy
+    // layout) has no size yet: fitting to it gives NaN. Show the centre for now and fit
+    // the map the first time it gets a size.
+    var unsized = !hasSize(map);
     var home = function (instant) {
+      if (!hasSize(map)) {
+        map.setView(L.latLngBounds(d.bounds).getCenter(), 6, { animate: false });
+        return;
+      }
       map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED && !instant });
     };
     limitView(map, d);
@@ -239,8 +247,26 @@
     map.on('zoomend moveend resize', place);
     // and once the page has settled (the inset's opening transition lasts 0.6 s)
     setTimeout(place, 800);
-    map.on('resize', function () { limitView(map, d); });
-    if (d.static) map.setMaxBounds(map.getBounds().pad(0.05));
+    var staticBounds = function () { if (d.static) map.setMaxBounds(map.getBounds().pad(0.05)); };
+    map.on('resize', function (e) {
+      limitView(map, d);
+      // Grown from nothing (the frame was hidden or squeezed to no height): fit again.
+      if (!unsized && (e.oldSize.x === 0 || e.oldSize.y === 0) && hasSize(map)) home(true);
+    });
+    if (!unsized) staticBounds();
+    else if (window.ResizeObserver) {
+      var sizing = new ResizeObserver(function () {
+        map.invalidateSize({ animate: false });
+        if (!hasSize(map)) return;
+        sizing.disconnect();
+        unsized = false;
+        limitView(map, d);
+        home(true);
+        staticBounds();
+        place();
+      });
+      sizing.observe(map.getContainer());
+    }
 
     map.attributionControl.setPrefix(d.prefix || false);
     map.attributionControl.addAttribution(d.attribution);
@@ -291,8 +317,13 @@
 
   // Land is land: the reader never sees past the basemap. The map may not be panned
   // outside the area our country polygons cover, nor zoomed out beyond it.
+  function hasSize(map) {
+    var size = map.getSize();
+    return size.x > 0 && size.y > 0;
+  }
+
   function limitView(map, d) {
-    if (!d.viewLimit) return;
+    if (!d.viewLimit || !hasSize(map)) return;
     var limit = L.latLngBounds(d.viewLimit);
     map.options.maxBoundsViscosity = 1;
     map.setMaxBounds(limit);
