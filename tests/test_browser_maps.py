@@ -191,8 +191,10 @@ def test_saved_map_annotations_are_drawn_as_text(watched, live_server):
          "note": "N " + markup},
         {"type": "line", "start": {"lon": 24.5, "lat": 51.5}, "end": {"lon": 25.5, "lat": 52.0},
          "arrow": True, "text": "A " + markup}]}  # fmt: skip
-    made = httpx.post(f"{live_server}/api/maps", json=doc).json()
-    httpx.post(f"{live_server}/api/maps/{made['id']}/publish",
+    made = httpx.post(f"{live_server}/api/maps", json=doc, timeout=60).json()
+    # Publishing draws the version's page, PNG and SVG (the first one in a process also
+    # loads matplotlib's fonts): seconds on a loaded machine, so no 5-second default here.
+    httpx.post(f"{live_server}/api/maps/{made['id']}/publish", timeout=120,
                headers={"authorization": f"Bearer {made['edit_token']}"}).raise_for_status()
     _open(watched, f"{live_server}/maps/saved/{made['id']}/v/1")
     page = watched.page

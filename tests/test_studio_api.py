@@ -412,6 +412,18 @@ def test_the_studio_no_longer_says_annotations_are_not_drawn(client):
     assert "does not draw them" not in page and "annotations_note" not in page
 
 
+def test_a_journalists_own_lead_in_is_not_doubled(client):
+    doc = {**DOC, "source": "Sources: State Border Committee; <b>Reuters</b>",
+           "byline": "Graphic: A. Reporter"}
+    mid = _published(client, doc)
+    page = client.get(f"/maps/saved/{mid}/v/1").text
+    assert ('<span class="fa-source">Sources: State Border Committee; &lt;b&gt;Reuters&lt;/b&gt;'
+            '</span> · <span class="fa-by">Graphic: A. Reporter</span>') in page
+    assert "Source: Sources:" not in page and "By: Graphic:" not in page
+    ru = client.get(f"/maps/saved/{mid}/v/1?lang=ru").text  # a re-drawn override
+    assert "Источник: Sources:" not in ru and "Graphic: A. Reporter" in ru
+
+
 def test_dek_source_byline_in_their_own_slots_alt_used_notes_private(client):
     doc = {**DOC, "dek": "Dek <i>one</i>", "caption": "Cap two", "source": "Src & three",
            "byline": "By <four>", "alt": "Alt text five", "notes": "SECRET-NOTE six"}

@@ -24,7 +24,7 @@ from service.maps.context_layers import RIVER_WEIGHTS
 from service.maps.flags import MapFlags
 from service.maps.labels import label_points
 from service.maps.specs import Annotation, PageTexts
-from service.maps.strings import UI, border_name, data_attribution_html
+from service.maps.strings import UI, border_name, credit_label, data_attribution_html
 
 if TYPE_CHECKING:
     from service.maps.content import MapContent, MapPoint
@@ -278,8 +278,8 @@ def render_page(
         static=flags.static,
         title=title,
         dek=texts.dek or (content.dek if not flags.caption else ""),
-        source=texts.source,
-        byline=texts.byline,
+        source=credit_label(ui["source"], texts.source) if texts.source else "",
+        byline=credit_label(ui["by"], texts.byline) if texts.byline else "",
         caption=caption,
         alt=content.alt,
         legend=content.legend,

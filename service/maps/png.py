@@ -28,6 +28,7 @@ from shapely.geometry import Polygon, box  # noqa: E402
 from service.maps.content import UI, MapContent, label_points  # noqa: E402
 from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
+from service.maps.strings import credit_label  # noqa: E402
 
 CRS = "EPSG:3035"
 _TO_LAEA = Transformer.from_crs("OGC:CRS84", CRS, always_xy=True)
@@ -152,7 +153,7 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     texts = content.spec.texts
     credit_line = ""
     if texts is not None:  # a saved map's source line and byline, after its caption
-        credit_line = " · ".join(f"{word}: {text}" for word, text in
+        credit_line = " · ".join(credit_label(word, text) for word, text in
                                  ((ui["source"], texts.source), (ui["by"], texts.byline)) if text)
         foot_lines += wrap(credit_line, fs * 0.8)
     credit = DATA_CREDIT.get(content.lang, DATA_CREDIT["en"])

@@ -273,3 +273,15 @@ def format_km(value: float, lang: str) -> str:
 def format_int(value: int, lang: str) -> str:
     """A whole number with *lang*'s thousands separator."""
     return f"{value:,}".replace(",", "\u202f" if lang != "en" else ",")
+
+
+#: A journalist's own lead-in ("Source: …", "Graphic: …", "Карта: …"): a few words
+#: and a colon at the start of the text.
+_OWN_LEAD_IN = re.compile(r"^[^:\n]{1,24}:\s")
+
+
+def credit_label(word: str, text: str) -> str:
+    """A saved map's source line or byline as shown: ``"Source: text"``, unless the
+    journalist already began it with a lead-in of their own ("Source: …", "Graphic: …"),
+    which is kept as written rather than doubled ("Source: Source: …")."""
+    return text if _OWN_LEAD_IN.match(text) else f"{word}: {text}"
