@@ -67,8 +67,8 @@ def _page(browser, width: int, touch: bool = False, reduced: bool = False):
 
 def _open(page, url: str) -> None:
     page.goto(url, wait_until="load")
-    page.wait_for_selector(".fa-map[data-ready='true']", timeout=15_000)
-    page.wait_for_timeout(500)  # let any zoom animation and the label pass settle
+    # the page marks its map settled after the inset's opening and the last label pass
+    page.wait_for_selector(".fa-map[data-settled='true']", timeout=15_000)
 
 
 def _rects(page, selector: str) -> list[dict]:

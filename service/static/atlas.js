@@ -246,7 +246,11 @@
     };
     map.on('zoomend moveend resize', place);
     // and once the page has settled (the inset's opening transition lasts 0.6 s)
-    setTimeout(place, 800);
+    // and says so (data-settled: tests and screenshot tools wait for it, not a guess).
+    setTimeout(function () {
+      place();
+      setTimeout(function () { root.setAttribute('data-settled', 'true'); }, 200);
+    }, 800);
     var staticBounds = function () { if (d.static) map.setMaxBounds(map.getBounds().pad(0.05)); };
     map.on('resize', function (e) {
       limitView(map, d);
@@ -391,6 +395,17 @@
       if (r.width && r.height) taken.push({ left: r.left - 4, top: r.top - 4, right: r.right + 4, bottom: r.bottom + 4 });
     });
     root.querySelectorAll('.fa-dot').forEach(function (e) { taken.push(e.getBoundingClientRect()); });
+    // The journalist's own texts stay where they were put (nudged inside the frame if
+    // they would run off it); the data's labels give way to them.
+    root.querySelectorAll('.fa-ann-label > span, .fa-ann-line-text > span').forEach(function (e) {
+      e.style.marginLeft = '';
+      var r = e.getBoundingClientRect();
+      var shift = r.left < frame.left + 4 ? frame.left + 4 - r.left
+                : r.right > frame.right - 4 ? frame.right - 4 - r.right : 0;
+      if (shift) e.style.marginLeft = shift + 'px';
+    });
+    root.querySelectorAll('.fa-ann-label > span, .fa-ann-line-text > span, .fa-ann-marker .fa-ann-text')
+      .forEach(function (e) { var r = e.getBoundingClientRect(); if (r.width) taken.push(r); });
     var badges = Array.prototype.slice.call(root.querySelectorAll('.fa-crossing'));
     badges.sort(function (a, b) { return (+a.dataset.n) - (+b.dataset.n); });
     var R = 24, dirs = [[0, -1], [1, 0], [0, 1], [-1, 0], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7], [-0.7, -0.7]];
