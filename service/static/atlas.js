@@ -248,8 +248,11 @@
     // and once the page has settled (the inset's opening transition lasts 0.6 s)
     // and says so (data-settled: tests and screenshot tools wait for it, not a guess).
     setTimeout(function () {
-      place();
-      setTimeout(function () { root.setAttribute('data-settled', 'true'); }, 200);
+      var fonts = document.fonts ? document.fonts.ready : Promise.resolve();
+      fonts.then(function () {  // label widths are final once the fonts are
+        declutter(map);
+        root.setAttribute('data-settled', 'true');
+      });
     }, 800);
     var staticBounds = function () { if (d.static) map.setMaxBounds(map.getBounds().pad(0.05)); };
     map.on('resize', function (e) {
