@@ -133,14 +133,17 @@ def _rectangle(west: float, south: float, east: float, north: float) -> BaseGeom
     return shapely.envelope(shapely.multipoints([(west, south), (east, north)]))
 
 
+def bbox_ranges(bbox: BBox) -> list[BBox]:
+    """The bbox as one or two boxes with west <= east, split at the antimeridian."""
+    if bbox.west <= bbox.east:
+        return [bbox]
+    return [BBox(bbox.west, bbox.south, 180.0, bbox.north),
+            BBox(-180.0, bbox.south, bbox.east, bbox.north)]  # fmt: skip
+
+
 def bbox_parts(bbox: BBox) -> list[BaseGeometry]:
     """The bbox as one or two lon/lat rectangles, split at the antimeridian when west > east."""
-    if bbox.west <= bbox.east:
-        return [_rectangle(bbox.west, bbox.south, bbox.east, bbox.north)]
-    return [
-        _rectangle(bbox.west, bbox.south, 180.0, bbox.north),
-        _rectangle(-180.0, bbox.south, bbox.east, bbox.north),
-    ]
+    return [_rectangle(*part) for part in bbox_ranges(bbox)]
 
 
 def degrees_around(lon: float, lat: float, radius_km: float) -> BBox:
@@ -298,6 +301,7 @@ class LineIndex:
     BOUNDS = 1e-4  # relative margin of the caps' bounds (arcs bulge past their ends' latitudes)
     MARGIN_M = 1.0
     FINALISTS = 3  # arcs per line measured on the ellipsoid
+    SCALAR_GEODESICS = 8  # up to this many points, pyproj is called once per point
 
     def __init__(self, lines: list[BaseGeometry]) -> None:
         self.count = len(lines)
@@ -462,5 +466,9 @@ class LineIndex:
         azimuth (degrees) at each point back towards lon/lat, and the distance (km)."""
         plon, plat = lonlat_of(self._on_arc(seg, theta))
         n = len(seg)
+        if n <= self.SCALAR_GEODESICS:  # pyproj's per-call cost outweighs a few points
+            rows = [GEOD.inv(lon, lat, x, y) for x, y in zip(plon.tolist(), plat.tolist(),
+                                                             strict=True)]  # fmt: skip
+            return np.array([r[1] for r in rows]), np.array([r[2] for r in rows]) / 1000.0
         _, back, metres = GEOD.inv(np.full(n, lon), np.full(n, lat), plon, plat)
         return np.asarray(back), np.asarray(metres) / 1000.0

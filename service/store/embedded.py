@@ -338,8 +338,7 @@ def _prepared(wkb: bytes) -> Any:
 def _bbox_sql(bbox: BBox) -> tuple[str, list[float]]:
     """SQL (on alias f) and parameters: R*Tree candidates, points checked exactly."""
     clauses, params = [], []
-    for part in geometry.bbox_parts(bbox):
-        w, s, e, n = part.bounds
+    for w, s, e, n in geometry.bbox_ranges(bbox):
         clauses.append(
             "(f.fid IN (SELECT fid FROM feature_rtree WHERE west <= ? AND east >= ? "
             "AND south <= ? AND north >= ?) AND (f.lon IS NULL OR "

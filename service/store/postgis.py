@@ -362,9 +362,8 @@ def _bbox_clause(bbox: BBox, p: _Params) -> str:
     against their exact lon/lat; other shapes against the R*Tree's float32 envelope, and
     the small layers' shapes also with ST_Intersects."""
     clauses = []
-    for part in geometry.bbox_parts(bbox):
-        bounds = (float(part.bounds[0]), float(part.bounds[1]), float(part.bounds[2]),
-                  float(part.bounds[3]))
+    for part in geometry.bbox_ranges(bbox):
+        bounds = tuple(float(v) for v in part)
         w, s, e, n = (p(v) for v in bounds)
         wide = ", ".join(p(v + d) for v, d in zip(bounds, (-_SLACK_DEG, -_SLACK_DEG,
                                                            _SLACK_DEG, _SLACK_DEG), strict=True))
