@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import io
 import math
+import re
+from collections.abc import Callable
 
 import geopandas as gpd
 import matplotlib
+import numpy as np
+import shapely
 
 matplotlib.use("Agg")  # before pyplot-free imports that may pick a GUI backend
 from matplotlib import patheffects  # noqa: E402
@@ -188,49 +192,6 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                                      color=colors["water"], zorder=-1)  # fmt: skip
     )
 
-    # Land: Natural Earth beyond our data, then our countries, filled without outlines;
-    # the outlines come as lines without the straight edges where either is cut off.
-    if content.underlay:
-        beyond = gpd.GeoDataFrame(
-            {"focus": [u[2] for u in content.underlay]},
-            geometry=[u[1] for u in content.underlay], crs="OGC:CRS84",
-        ).to_crs(CRS)  # fmt: skip
-        beyond.plot(ax=ax, color=[colors["focus_land"] if f else colors["land"]
-                                  for f in beyond["focus"]], linewidth=0, zorder=0.9)  # fmt: skip
-    countries = gpd.GeoDataFrame(
-        {"id": [c[0] for c in content.countries], "focus": [c[3] for c in content.countries]},
-        geometry=[c[2] for c in content.countries], crs="OGC:CRS84",
-    ).to_crs(CRS)  # fmt: skip
-    fills = [colors["by"] if cid == "BY" else colors["focus_land"] if focus else colors["land"]
-             for cid, focus in zip(countries["id"], countries["focus"], strict=True)]  # fmt: skip
-    edges = content.edges_of() if content.edges_of is not None else None
-    if edges is not None:
-        countries.plot(ax=ax, color=fills, linewidth=0, zorder=1)
-        if not edges.is_empty:
-            gpd.GeoSeries([edges], crs="OGC:CRS84").to_crs(CRS).plot(
-                ax=ax, color=colors["land_edge"], linewidth=0.6, zorder=1.1)
-    else:
-        countries.plot(ax=ax, color=fills, edgecolor=colors["land_edge"], linewidth=0.6, zorder=1)
-
-    if content.context is not None:
-        _draw_context(ax, content.context, colors, scale)
-
-    borders = gpd.GeoDataFrame(
-        {"focus": [b[3] for b in content.borders]},
-        geometry=[b[2] for b in content.borders], crs="OGC:CRS84",
-    ).to_crs(CRS)  # fmt: skip
-    lw = max(1.0, 2.2 * scale)
-    other, focus = borders[~borders["focus"]], borders[borders["focus"]]
-    if len(other):
-        other.plot(ax=ax, color=colors["casing"], linewidth=lw * 1.8, zorder=2)
-        other.plot(ax=ax, color=colors["border"], linewidth=lw * 0.7, zorder=3)
-    if len(focus):
-        focus.plot(ax=ax, color=colors["casing"], linewidth=lw * 2.6, zorder=4)
-        focus.plot(ax=ax, color=colors["focus"], linewidth=lw * 1.3, zorder=5)
-    if content.links:
-        links = gpd.GeoSeries([g for g, _ in content.links], crs="OGC:CRS84").to_crs(CRS)
-        links.plot(ax=ax, color=colors["link"], linewidth=lw * 0.8, linestyle=(0, (4, 3)), zorder=6)
-
     # View: the content bounds, padded, at the axes' aspect ratio, inside the basemap.
     b = content.bounds
     xs, ys = _TO_LAEA.transform(
@@ -256,6 +217,62 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         edge += [(lim.west, lim.north - (lim.north - lim.south) * i / 40) for i in range(41)]
         px, py = _TO_LAEA.transform([p[0] for p in edge], [p[1] for p in edge])
         view = _fit_inside(view, Polygon(zip(px, py, strict=True)))
+    # Geometry is drawn cut to just beyond the view and simplified below what a pixel
+    # shows (0.4 px): the SVG carries no invisible vertices, the PNG renders faster.
+    margin_x, margin_y = (view[2] - view[0]) * 0.02, (view[3] - view[1]) * 0.02
+    window = (view[0] - margin_x, view[1] - margin_y, view[2] + margin_x, view[3] + margin_y)
+    detail = 0.4 * (view[2] - view[0]) / box_w
+
+    def fitted(frame):
+        frame = frame.to_crs(CRS)
+        shapes = shapely.simplify(shapely.clip_by_rect(np.asarray(frame.geometry.values),
+                                                       *window), detail)  # fmt: skip
+        series = gpd.GeoSeries(shapes, index=frame.index, crs=CRS)
+        return frame.set_geometry(series) if isinstance(frame, gpd.GeoDataFrame) else series
+
+    # Land: Natural Earth beyond our data, then our countries, filled without outlines;
+    # the outlines come as lines without the straight edges where either is cut off.
+    if content.underlay:
+        beyond = fitted(gpd.GeoDataFrame(
+            {"focus": [u[2] for u in content.underlay]},
+            geometry=[u[1] for u in content.underlay], crs="OGC:CRS84",
+        ))  # fmt: skip
+        beyond.plot(ax=ax, color=[colors["focus_land"] if f else colors["land"]
+                                  for f in beyond["focus"]], linewidth=0, zorder=0.9)  # fmt: skip
+    countries = fitted(gpd.GeoDataFrame(
+        {"id": [c[0] for c in content.countries], "focus": [c[3] for c in content.countries]},
+        geometry=[c[2] for c in content.countries], crs="OGC:CRS84",
+    ))  # fmt: skip
+    fills = [colors["by"] if cid == "BY" else colors["focus_land"] if focus else colors["land"]
+             for cid, focus in zip(countries["id"], countries["focus"], strict=True)]  # fmt: skip
+    edges = content.edges_of() if content.edges_of is not None else None
+    if edges is not None:
+        countries.plot(ax=ax, color=fills, linewidth=0, zorder=1)
+        if not edges.is_empty:
+            fitted(gpd.GeoSeries([edges], crs="OGC:CRS84")).plot(
+                ax=ax, color=colors["land_edge"], linewidth=0.6, zorder=1.1)
+    else:
+        countries.plot(ax=ax, color=fills, edgecolor=colors["land_edge"], linewidth=0.6, zorder=1)
+
+    if content.context is not None:
+        _draw_context(ax, content.context, colors, scale, fitted)
+
+    borders = fitted(gpd.GeoDataFrame(
+        {"focus": [b[3] for b in content.borders]},
+        geometry=[b[2] for b in content.borders], crs="OGC:CRS84",
+    ))  # fmt: skip
+    lw = max(1.0, 2.2 * scale)
+    other, focus = borders[~borders["focus"]], borders[borders["focus"]]
+    if len(other):
+        other.plot(ax=ax, color=colors["casing"], linewidth=lw * 1.8, zorder=2)
+        other.plot(ax=ax, color=colors["border"], linewidth=lw * 0.7, zorder=3)
+    if len(focus):
+        focus.plot(ax=ax, color=colors["casing"], linewidth=lw * 2.6, zorder=4)
+        focus.plot(ax=ax, color=colors["focus"], linewidth=lw * 1.3, zorder=5)
+    if content.links:
+        links = fitted(gpd.GeoSeries([g for g, _ in content.links], crs="OGC:CRS84"))
+        links.plot(ax=ax, color=colors["link"], linewidth=lw * 0.8, linestyle=(0, (4, 3)), zorder=6)
+
     ax.set_xlim(view[0], view[2])
     ax.set_ylim(view[1], view[3])
     ax.set_aspect("equal")
@@ -411,23 +428,41 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         fig.savefig(out, format="svg", facecolor=colors["bg"],
                     metadata={"Creator": "Frontier Atlas (matplotlib)",
                               "Title": title})  # fmt: skip
+        return _compact_svg(out.getvalue())
     else:
         fig.savefig(out, format="png", dpi=dpi, facecolor=colors["bg"],
                     metadata={"Software": "Frontier Atlas (matplotlib)"})  # fmt: skip
     return out.getvalue()
 
 
-def _draw_context(ax, view: ContextView, colors: dict[str, str], scale: float) -> None:
-    """Regions (dotted lines), lakes and rivers, over the land and under the borders."""
+_PATH_DATA = re.compile(rb'(?<= d=")[^"]*')
+_NUMBER = re.compile(rb"-?\d+\.\d+")
+
+
+def _compact_svg(svg: bytes) -> bytes:
+    """matplotlib's SVG with its path data written to a tenth of a point (an SVG point is
+    a pixel here) on one line: about half the bytes, the same drawing."""
+
+    def compact(path: re.Match[bytes]) -> bytes:
+        data = _NUMBER.sub(lambda n: b"%.1f" % float(n.group()), path.group())
+        return b" ".join(data.split())
+
+    return _PATH_DATA.sub(compact, svg)
+
+
+def _draw_context(ax, view: ContextView, colors: dict[str, str], scale: float,
+                  fitted: Callable[[gpd.GeoSeries], gpd.GeoSeries]) -> None:  # fmt: skip
+    """Regions (dotted lines), lakes and rivers, over the land and under the borders;
+    *fitted* projects a layer and fits it to the view."""
     if view.lakes is not None:
-        gpd.GeoSeries([view.lakes], crs="OGC:CRS84").to_crs(CRS).plot(
+        fitted(gpd.GeoSeries([view.lakes], crs="OGC:CRS84")).plot(
             ax=ax, color=colors["water"], edgecolor=colors["river"], linewidth=0.3, zorder=1.3)
     for level, lines in view.rivers:
-        gpd.GeoSeries([lines], crs="OGC:CRS84").to_crs(CRS).plot(
+        fitted(gpd.GeoSeries([lines], crs="OGC:CRS84")).plot(
             ax=ax, color=colors["river"], linewidth=RIVER_WEIGHTS[level] * 0.75 * max(scale, 0.8),
             zorder=1.4)  # fmt: skip
     if view.regions is not None:
-        gpd.GeoSeries([view.regions], crs="OGC:CRS84").to_crs(CRS).plot(
+        fitted(gpd.GeoSeries([view.regions], crs="OGC:CRS84")).plot(
             ax=ax, color=colors["region"], linewidth=0.7, linestyle=(0, (2, 2)), zorder=1.5)
 
 
