@@ -219,3 +219,23 @@ def test_landing_page_links_to_the_studio(client):
     assert studio and studio[0]["rel"] == "related" and studio[0]["type"].startswith("text/html")
     assert client.get(studio[0]["href"]).status_code == 200
     assert 'href="http://testserver/studio"' in client.get("/?f=html").text
+
+
+def test_an_exclave_is_named_again_on_its_own_part(client):
+    """Kaliningrad is Russia too: the frontier page offers a second 'Russia' label inside
+    it (the page shows it where it fits), beside the one on Russia's largest part."""
+    import shapely
+    from shapely.geometry import Point, box
+
+    from service.maps.labels import part_label_points
+
+    text = client.get("/maps/frontier").text
+    russia = re.findall(r'\{"id":"RU(?:-\d+)?","name":"Russia","ll":\[([\d.]+),([\d.]+)\]', text)
+    assert len(russia) == 2, russia
+    kaliningrad = box(19.6, 54.3, 22.95, 55.35)
+    assert sum(kaliningrad.contains(Point(float(lon), float(lat))) for lat, lon in russia) == 1
+    # Parts too small for the view are not named twice; the largest part never is.
+    ru = shapely.from_geojson(client.get("/collections/countries/items/RU").content)
+    assert part_label_points(ru, box(19.0, 49.0, 40.0, 58.5), min_area=5.0) == []
+    spots = part_label_points(ru, box(19.0, 49.0, 40.0, 58.5))
+    assert spots and all(kaliningrad.contains(Point(lon, lat)) for lon, lat in spots)

@@ -67,3 +67,22 @@ def label_points(geom: BaseGeometry, view: BaseGeometry,
     inside.sort(key=lambda t: -t[0])
     out += [(p.x, p.y) for d, p in inside if d > 0.15 * span][: most - 1]
     return out
+
+
+def part_label_points(geom: BaseGeometry, view: BaseGeometry,
+                      min_area: float | None = None) -> list[tuple[float, float]]:
+    """Spots (lon, lat) for naming a country again on its other parts inside *view*
+    (a lon/lat polygon): an exclave such as Kaliningrad, when its visible part has at
+    least *min_area* (square degrees; by default 0.8 % of the view). The largest part is
+    named by ``label_points``."""
+    least = view.area * 0.008 if min_area is None else min_area
+    part = shapely.make_valid(geom).intersection(view)
+    polys = sorted((g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)),
+                   key=lambda g: -g.area)  # fmt: skip
+    out = []
+    for poly in polys[1:]:
+        if poly.area < least:
+            break
+        point = polylabel(poly, 0.02)
+        out.append((point.x, point.y))
+    return out

@@ -22,7 +22,7 @@ from service.domain.frontier import Frontier
 from service.maps.basemap import STATIC_DIR, europe_outline, pad_bbox, round_coords  # noqa: F401 - re-used
 from service.maps.context_layers import RIVER_WEIGHTS
 from service.maps.flags import MapFlags
-from service.maps.labels import label_points
+from service.maps.labels import label_points, part_label_points
 from service.maps.specs import Annotation, PageTexts
 from service.maps.strings import UI, border_name, credit_label, data_attribution_html
 
@@ -218,12 +218,20 @@ def browser_data(content: MapContent, flags: MapFlags, options: MapOptions) -> d
 def _country_labels(content: MapContent) -> list[dict[str, Any]]:
     """Country names with a few spots each (best first): the page takes the first free one."""
     view = box(*pad_bbox(content.bounds, 0.02))
+    wide = box(*pad_bbox(content.bounds, 0.5))
     out = []
     for a2, name, geom, _ in content.countries:
         spots = label_points(geom, view, most=5)
         if spots:
             lls = [[round(lat, 3), round(lon, 3)] for lon, lat in spots]
             out.append({"id": a2, "name": name, "ll": lls[0], "alt": lls[1:]})
+            # Its other parts big enough to read a name on (Kaliningrad for Russia), in
+            # a wider view: a page shows more than the content's bounds on a wide screen
+            # (and hides a label that ends up outside the map).
+            for n, (lon, lat) in enumerate(part_label_points(geom, wide, view.area * 0.008),
+                                           start=2):  # fmt: skip
+                out.append({"id": f"{a2}-{n}", "name": name,
+                            "ll": [round(lat, 3), round(lon, 3)], "alt": []})  # fmt: skip
     return out
 
 

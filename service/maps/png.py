@@ -32,6 +32,7 @@ from shapely.geometry import Polygon, box  # noqa: E402
 from service.maps.content import UI, MapContent, label_points  # noqa: E402
 from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
+from service.maps.labels import part_label_points  # noqa: E402
 from service.maps.strings import credit_label  # noqa: E402
 
 CRS = "EPSG:3035"
@@ -388,9 +389,13 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
                     break
                 text.remove()
 
-    named = [(name, geom) for _a2, name, geom, _ in content.countries]
-    for name, geom in named:
-        for lon, lat in label_points(geom, view_ll):
+    # Each country once on its largest part, then again on its other parts big enough to
+    # read a name on (Kaliningrad for Russia), each at the first of its spots that is free.
+    named = [(name, label_points(geom, view_ll)) for _a2, name, geom, _ in content.countries]
+    named += [(name, [spot]) for _a2, name, geom, _ in content.countries
+              for spot in part_label_points(geom, view_ll)]  # fmt: skip
+    for name, spots in named:
+        for lon, lat in spots:
             x, y = _TO_LAEA.transform(lon, lat)
             text = ax.text(x, y, name.upper(), fontsize=fs * 0.95, color=colors["country"],
                            ha="center", va="center", fontweight="bold", zorder=7,
