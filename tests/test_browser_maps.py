@@ -210,3 +210,125 @@ def test_saved_map_annotations_are_drawn_as_text(watched, live_server):
     assert popup.locator(".fa-popup-note").inner_text() == "N " + markup
     assert page.locator(".fa-map b, .fa-map img[src='x']").count() == 0
     assert watched.dialogs == [] and watched.errors == []
+
+
+def _published(live_server: str, doc: dict) -> str:
+    made = httpx.post(f"{live_server}/api/maps", json=doc, timeout=60).json()
+    httpx.post(f"{live_server}/api/maps/{made['id']}/publish", timeout=120,
+               headers={"authorization": f"Bearer {made['edit_token']}"}).raise_for_status()
+    return made["id"]
+
+
+def _divin(live_server: str) -> tuple[float, float]:
+    """Divin's position, as the data has it (the label goes exactly on the town)."""
+    lon, lat = httpx.get(f"{live_server}/places/divin?f=json").json()["geometry"]["coordinates"]
+    return lon, lat
+
+
+@pytest.fixture(scope="module")
+def label_on_divin(live_server) -> str:
+    lon, lat = _divin(live_server)
+    return _published(live_server, {
+        "title": "A label on Divin", "caption": "Queues at the crossing.",
+        "items": {"places": ["divin", "brest", "pinsk"], "borders": ["BY-UA"]},
+        "annotations": [{"type": "label", "lon": lon, "lat": lat,
+                         "text": "Queue of lorries here"}]})  # fmt: skip
+
+
+def _settled(page, url: str) -> None:
+    page.goto(url, wait_until="load")
+    page.wait_for_selector(".fa-map[data-settled='true']", timeout=15_000)
+
+
+BOX = "e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("path", ["/maps/frontier", "/maps/places/divin?lang=ru", "/studio", "/",
+                                  "saved"])  # fmt: skip
+def test_pages_load_without_a_failed_request(browser, live_server, label_on_divin, path):
+    url = f"{live_server}/maps/saved/{label_on_divin}" if path == "saved" else live_server + path
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("console", lambda m: m.type == "error" and failed.append(m.text))
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    page.goto(url, wait_until="load")
+    if "/maps/" in url:
+        page.wait_for_selector(".fa-map[data-settled='true']", timeout=15_000)
+    # the page names its icon, so the browser never guesses /favicon.ico (which is there too)
+    href = page.evaluate("document.querySelector('link[rel=icon]').href")
+    icon = page.request.get(href)
+    assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
+    ico = page.request.get(f"{live_server}/favicon.ico")
+    assert ico.status == 200 and ico.headers["content-type"] == "image/x-icon"
+    page.wait_for_timeout(300)  # a late request for an icon would come now
+    assert failed == []
+    context.close()
+
+
+@pytest.mark.parametrize("path", ["/maps/frontier", "/maps/borders/BY-UA", "saved"])
+def test_data_as_of_is_said_once(browser, live_server, label_on_divin, path):
+    url = f"{live_server}/maps/saved/{label_on_divin}" if path == "saved" else live_server + path
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    _settled(page, url)
+    assert page.locator("body").inner_text().count("Data as of") == 1
+    context.close()
+
+
+@pytest.mark.parametrize("width", [375, 768, 1280])
+def test_a_label_on_a_town_keeps_the_towns_name(browser, live_server, label_on_divin, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _settled(page, f"{live_server}/maps/saved/{label_on_divin}")
+    town = page.locator(".fa-place[data-id='divin']")
+    name, dot = town.locator(".fa-label"), town.locator(".fa-dot")
+    note = page.locator(".fa-ann-label .fa-ann-body")
+    assert note.inner_text() == "Queue of lorries here"
+    assert name.evaluate("e => getComputedStyle(e).visibility") == "visible"
+    frame = page.locator(".fa-map").evaluate(BOX)
+    boxes = {"name": name.evaluate(BOX), "dot": dot.evaluate(BOX), "note": note.evaluate(BOX)}
+    assert not _overlap(boxes["note"], boxes["name"]), boxes
+    assert not _overlap(boxes["note"], boxes["dot"]), boxes
+    assert frame[0] <= boxes["note"][0] and boxes["note"][2] <= frame[2]
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"saved-label-on-town-{width}.png"))
+    context.close()
+
+
+def test_crowded_labels_move_apart_on_leader_lines(browser, live_server):
+    lon, lat = _divin(live_server)
+    texts = ["One label", "Second label", "Third", "Fourth", "Fifth text", "Sixth"]
+    mid = _published(live_server, {"items": {"places": ["divin"], "borders": ["BY-UA"]},
+                                   "annotations": [{"type": "label", "lon": lon, "lat": lat,
+                                                    "text": t} for t in texts]})  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _settled(page, f"{live_server}/maps/saved/{mid}")
+    notes = page.locator(".fa-ann-label")
+    assert notes.count() == len(texts)
+    dot = page.locator(".fa-place[data-id='divin'] .fa-dot").evaluate(BOX)
+    point = ((dot[0] + dot[2]) / 2, (dot[1] + dot[3]) / 2)
+    boxes, leaders = [], 0
+    for i in range(len(texts)):
+        box = notes.nth(i).locator(".fa-ann-body").evaluate(BOX)
+        assert not _overlap(box, dot)
+        assert all(not _overlap(box, other) for other in boxes), (box, boxes)
+        boxes.append(box)
+        leader = notes.nth(i).locator(".fa-ann-leader")
+        if leader.evaluate("e => getComputedStyle(e).display") == "block":
+            leaders += 1
+            # from just off the point to the text it leads to
+            ends = leader.evaluate("e => { const r = e.getBoundingClientRect();"
+                                   " return [r.left, r.top, r.right, r.bottom]; }")
+            assert min(abs(ends[0] - point[0]), abs(ends[2] - point[0])) < 8
+            assert min(abs(ends[1] - point[1]), abs(ends[3] - point[1])) < 8
+            gap = max(box[0] - ends[2], ends[0] - box[2], box[1] - ends[3], ends[1] - box[3])
+            assert gap < 4
+    assert leaders >= 1
+    context.close()

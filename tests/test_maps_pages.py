@@ -199,7 +199,35 @@ def test_cli_writes_a_self_contained_page_and_png(tmp_path):
     page = out.read_text(encoding="utf-8")
     assert "<script src=" not in page and '<link rel="stylesheet"' not in page
     assert "L.map(" in page and '"id":"divin"' in page
+    # the icon too: a page opened from disk asks no server for anything
+    assert '<link rel="icon" href="data:image/svg+xml;base64,' in page
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("path", ["/maps/frontier", "/maps/places/divin?lang=be", "/studio",
+                                  "/?f=html", "/collections/places/items?f=html&limit=2",
+                                  "/no-such-page?f=html"])  # fmt: skip
+def test_every_page_links_the_site_icon(client, path):
+    page = client.get(path, headers={"accept": "text/html"}).text
+    href = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page).group(1)
+    assert re.fullmatch(r"http://testserver/static/favicon\.svg\?v=[0-9a-f]{10}", href)
+    icon = client.get(href)
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg ") and "immutable" in icon.headers["cache-control"]
+
+
+def test_favicon_ico_is_a_real_cacheable_icon(client):
+    from io import BytesIO
+
+    from PIL import Image
+
+    got = client.get("/favicon.ico")
+    assert got.status_code == 200 and got.headers["content-type"] == "image/x-icon"
+    assert "max-age=" in got.headers["cache-control"] and got.headers.get("etag")
+    icon = Image.open(BytesIO(got.content))
+    assert icon.format == "ICO" and {(16, 16), (32, 32)} <= icon.info["sizes"]
+    again = client.get("/favicon.ico", headers={"if-none-match": got.headers["etag"]})
+    assert again.status_code == 304
 
 
 @pytest.mark.parametrize("path", ["/maps/frontier", "/maps/borders/BY-UA", "/maps/places/divin",

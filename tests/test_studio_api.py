@@ -407,6 +407,14 @@ def test_annotations_are_drawn_on_the_page_png_and_svg_escaped(client):
     assert latest.status_code == 200 and latest.headers["cache-control"] == "no-store"
 
 
+def test_an_image_says_data_as_of_once_when_its_caption_is_cut(client):
+    long = ("The checkpoint queue grew through the week, drivers said. " * 5)[:280]
+    mid = _published(client, {**DOC, "caption": long})
+    for size in ("?width=1200&height=630", "?width=400&height=320", "?width=320&height=320"):
+        svg = client.get(f"/maps/saved/{mid}/v/1.svg{size}").text
+        assert svg.count("Data as of") == 1, size
+
+
 def test_the_studio_no_longer_says_annotations_are_not_drawn(client):
     page = client.get("/studio?lang=en").text
     assert "does not draw them" not in page and "annotations_note" not in page
@@ -441,6 +449,16 @@ def test_dek_source_byline_in_their_own_slots_alt_used_notes_private(client):
     svg = client.get(f"/maps/saved/{mid}/v/1.svg?width=800&height=500").text
     assert "Dek &lt;i&gt;one&lt;/i&gt;" in svg
     assert "Source: Src &amp; three · By: By &lt;four&gt;" in svg
+    # "Data as of" once, in the caption (it names the version's data), not again in the
+    # credit line: on the page, in the stored SVG and in a re-drawn one
+    credit = re.search(r'<p class="fa-credit">(.*?)</p>', page, re.S).group(1)
+    assert "Data as of" not in credit
+    assert svg.count("Data as of") == 1
+    assert client.get(f"/maps/saved/{mid}/v/1.svg").text.count("Data as of") == 1
+    # a reader's own caption does not say it: the credit line does
+    own = client.get(f"/maps/saved/{mid}/v/1?caption=Reader%20caption").text
+    assert "Data as of" in re.search(r'<p class="fa-credit">(.*?)</p>', own, re.S).group(1)
+    assert "Data as of" not in re.search(r'<p class="fa-caption">(.*?)</p>', own).group(1)
     ru = client.get(f"/maps/saved/{_published(client, {**doc, 'lang': 'ru'})}/v/1").text
     assert "Источник: Src &amp; three" in ru and "Автор: By &lt;four&gt;" in ru
     for url in (f"/maps/saved/{mid}/v/1", f"/maps/saved/{mid}", f"/maps/saved/{mid}/v/1/embed",

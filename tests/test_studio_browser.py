@@ -93,7 +93,7 @@ class Article:
 def watch(page, hosts: set[str], errors: list[str], dialogs: list[str]) -> None:
     page.on("request", lambda r: hosts.add(urlsplit(r.url).netloc))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and "favicon" not in m.location.get("url", "")
+    page.on("console", lambda m: m.type == "error"
             and errors.append(f"{m.text} {m.location.get('url')}"))
     page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -53,6 +53,7 @@ from service.maps.labels import label_point, label_points, place_label_sides  # 
 from service.maps.page import (  # noqa: F401 - re-exported
     ASSETS,
     BROWSER_UI,
+    ICON,
     TEMPLATES_DIR,
     Asset,
     MapOptions,
@@ -60,6 +61,7 @@ from service.maps.page import (  # noqa: F401 - re-exported
     TileSource,
     annotation_json,
     browser_data,
+    credit_as_of,
     file_hash,
     geojson_feature,
     inline_asset,

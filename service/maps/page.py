@@ -56,6 +56,8 @@ ASSETS = (
     Asset("vendor/leaflet-minimap@3.6.1/Control.MiniMap.min.js", "js"),
     Asset("atlas.js", "js"),
 )
+#: The site icon every page links (service/static/favicon.svg; /favicon.ico is its raster).
+ICON = Asset("favicon.svg", "icon")
 
 
 @lru_cache(maxsize=64)
@@ -166,6 +168,16 @@ def _attribution(content: MapContent) -> str:
     return f"{credit}; {html.escape(UI[content.lang]['context_credit'])}"
 
 
+def credit_as_of(content: MapContent, caption: str) -> str:
+    """The credit line's "Data as of …": empty without a data date, or when *caption*
+    already says it (a saved map's caption names the data its version is drawn from),
+    so that the page and the image state it once."""
+    if not content.data_as_of:
+        return ""
+    as_of = UI[content.lang]["as_of"].format(date=content.data_as_of)
+    return "" if as_of in caption else as_of
+
+
 def _context_json(content: MapContent) -> dict[str, Any] | None:
     """Regions, lakes and rivers for the browser (drawn under the borders)."""
     view = content.context
@@ -269,6 +281,11 @@ def render_page(
             assets.append({"kind": asset.kind, "inline": Markup(inline_asset(asset.path))})
         else:
             assets.append({"kind": asset.kind, "url": asset.url(urls.static_base)})
+    if inline_assets:  # a file that works from disk: no request for the icon either
+        svg = base64.b64encode((STATIC_DIR / ICON.path).read_bytes()).decode()
+        icon = f"data:image/svg+xml;base64,{svg}"
+    else:
+        icon = ICON.url(urls.static_base)
     places = [{"n": None, "name": p.name, "sub": p.sub, "detail": p.rows[-2][1]}
               for p in content.places]  # fmt: skip
     items = places + [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
@@ -298,12 +315,13 @@ def render_page(
         places=places,
         events=content.events,
         timeline_title=timeline_title,
-        as_of=ui["as_of"].format(date=content.data_as_of) if content.data_as_of else "",
+        as_of=credit_as_of(content, caption),
         items=items,
         notes=notes,
         ui=UI[content.lang],
         urls=urls,
         assets=assets,
+        icon=icon,
         map_html=Markup(figure.html.render()),
         map_script=Markup(figure.script.render()),
         attribution=Markup(_attribution(content)),

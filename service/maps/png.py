@@ -29,7 +29,7 @@ from matplotlib.patches import Circle, Patch  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 from shapely.geometry import Polygon, box  # noqa: E402
 
-from service.maps.content import UI, MapContent, label_points  # noqa: E402
+from service.maps.content import UI, MapContent, credit_as_of, label_points  # noqa: E402
 from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 from service.maps.labels import part_label_points  # noqa: E402
@@ -164,9 +164,15 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     credit = DATA_CREDIT.get(content.lang, DATA_CREDIT["en"])
     if content.context is not None:
         credit += "; " + ui["context_credit"]
-    if content.data_as_of:
-        credit = ui["as_of"].format(date=content.data_as_of) + " · " + credit
-    credit_lines = wrap(credit + " · Frontier Atlas", fs * 0.7)
+    # "Data as of …" once: in the credit unless the caption drawn says it.
+    as_of = ui["as_of"].format(date=content.data_as_of) if content.data_as_of else ""
+    said = bool(as_of) and not credit_as_of(content, caption) and height >= 300
+
+    def credit_wrapped(with_as_of: bool) -> list[str]:
+        return wrap((as_of + " · " if with_as_of else "") + credit + " · Frontier Atlas",
+                    fs * 0.7)
+
+    credit_lines = credit_wrapped(bool(as_of) and not said)
     dek = texts.dek if texts is not None else ""
     dek_lines = wrap(dek, fs * 0.95) if dek else []
     line_px = fs * 0.8 * 1.45 * dpi / 72
@@ -185,6 +191,11 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     while head_px + foot_px > height * 0.5 and len(foot_lines) > key_lines:
         foot_lines.pop()
         foot_px -= line_px
+        if said and as_of not in " ".join(foot_lines[key_lines:]):
+            said = False  # its caption line went: the credit says it after all
+            more = credit_wrapped(True)
+            foot_px += (len(more) - len(credit_lines)) * fs * 0.7 * 1.35 * dpi / 72
+            credit_lines = more
     header, footer = head_px / height, foot_px / height
     ax = fig.add_axes((0.0, footer, 1.0, 1.0 - header - footer))
     ax.set_axis_off()

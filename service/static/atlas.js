@@ -88,6 +88,16 @@
     return marker;
   }
 
+  // A text of the journalist's, centred on its point; declutter() moves it off a dot
+  // or another text and then draws its leader line back to the point.
+  function annotationText(map, ll, text, cls) {
+    var wrap = el('span', 'fa-ann-anchor');
+    wrap.appendChild(el('span', 'fa-ann-leader'));
+    wrap.appendChild(el('span', 'fa-ann-body', text));
+    L.marker(ll, { pane: 'faNotes', interactive: false, keyboard: false,
+                   icon: L.divIcon({ className: 'fa-ann-text ' + cls, html: wrap, iconSize: null }) }).addTo(map);
+  }
+
   // A journalist's own marks (saved maps): a text label, a pin whose note opens in a
   // popup, a line or an arrow. Their texts are user text: textContent only.
   function addAnnotation(map, a) {
@@ -109,16 +119,12 @@
       }
       if (a.text) {
         var mid = [(a.ll[0][0] + a.ll[1][0]) / 2, (a.ll[0][1] + a.ll[1][1]) / 2];
-        L.marker(mid, { pane: 'faNotes', interactive: false, keyboard: false,
-                        icon: L.divIcon({ className: 'fa-ann-text fa-ann-line-text',
-                                          html: el('span', null, a.text), iconSize: null }) }).addTo(map);
+        annotationText(map, mid, a.text, 'fa-ann-line-text');
       }
       return;
     }
     if (a.kind === 'label') {
-      L.marker(a.ll[0], { pane: 'faNotes', interactive: false, keyboard: false,
-                          icon: L.divIcon({ className: 'fa-ann-text fa-ann-label',
-                                            html: el('span', null, a.text), iconSize: null }) }).addTo(map);
+      annotationText(map, a.ll[0], a.text, 'fa-ann-label');
       return;
     }
     var wrap = el('span', 'fa-ann-marker');
@@ -365,7 +371,9 @@
       });
       new Reset().addTo(map);
     }
-    var scale = L.control.scale({ metric: true, imperial: false });
+    // maxWidth: the bar is between half of it and all of it wide; at Leaflet's 100 px a
+    // 50-px bar cut its "100 km" off (seen at 375 px).
+    var scale = L.control.scale({ metric: true, imperial: false, maxWidth: 130 });
     var update = scale._updateScale;
     scale._updateScale = function (node, text, ratio) {
       text = String(text).replace(/ km$/, ' ' + (t.scale_km || 'km')).replace(/ m$/, ' ' + (t.scale_m || 'm'));
@@ -385,6 +393,52 @@
     return { left: left, top: top, right: left + w, bottom: top + h };
   }
 
+  // The journalist's own texts come first and are always shown: centred on their point
+  // when that covers no dot, control or other text, else just above, below, beside or
+  // further off, with a leader line back to the point once they are not beside it (a
+  // label put on a town keeps the town's dot and name readable). Kept inside the frame.
+  // The data's labels are placed afterwards, around them.
+  function placeAnnotationTexts(root, frame, taken) {
+    root.querySelectorAll('.fa-ann-anchor').forEach(function (anchor) {
+      var body = anchor.querySelector('.fa-ann-body'), leader = anchor.querySelector('.fa-ann-leader');
+      body.style.left = body.style.top = '';
+      leader.style.display = '';
+      var home = body.getBoundingClientRect();
+      if (!home.width) return;
+      var at = anchor.getBoundingClientRect();  // the anchor's top-left corner is the point
+      var w = home.width, h = home.height, gap = 9;
+      var near = [[0, 0], [0, -(h / 2 + gap)], [0, h / 2 + gap], [w / 2 + gap, 0], [-(w / 2 + gap), 0]];
+      var far = [[w / 2 + gap, -(h / 2 + gap)], [-(w / 2 + gap), -(h / 2 + gap)],
+                 [w / 2 + gap, h / 2 + gap], [-(w / 2 + gap), h / 2 + gap]];
+      [2, 3].forEach(function (k) { far.push([0, -(h / 2 + gap * k + h * (k - 1))], [0, h / 2 + gap * k + h * (k - 1)]); });
+      var fits = function (o) {
+        var r = rect(home.left + o[0], home.top + o[1], w, h);
+        var shift = r.left < frame.left + 4 ? frame.left + 4 - r.left
+                  : r.right > frame.right - 4 ? frame.right - 4 - r.right : 0;
+        r = rect(r.left + shift, r.top, w, h);
+        var inside = r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
+        return { r: r, dx: o[0] + shift, dy: o[1], ok: inside && !taken.some(function (q) { return overlaps(q, r); }) };
+      };
+      var spot = null;
+      near.concat(far).some(function (o) { var f = fits(o); if (f.ok) spot = f; return f.ok; });
+      if (!spot) spot = fits([0, 0]);  // nowhere free: where it was put
+      if (spot.dx) body.style.left = spot.dx + 'px';
+      if (spot.dy) body.style.top = spot.dy + 'px';
+      taken.push(spot.r);
+      // The leader: from just off the point to the text's nearest edge.
+      var nx = Math.min(Math.max(at.left, spot.r.left), spot.r.right) - at.left;
+      var ny = Math.min(Math.max(at.top, spot.r.top), spot.r.bottom) - at.top;
+      var len = Math.sqrt(nx * nx + ny * ny);
+      if (len > gap + 4) {
+        leader.style.left = (5 * nx / len) + 'px';
+        leader.style.top = (5 * ny / len) + 'px';
+        leader.style.width = (len - 7) + 'px';
+        leader.style.transform = 'rotate(' + Math.atan2(ny, nx) + 'rad)';
+        leader.style.display = 'block';
+      }
+    });
+  }
+
   // Numbered badges that would cover each other move apart (a leader line joins each
   // moved badge to its true position); then labels, most important first, take their
   // preferred side, else the other, else above or below, else hide (the badge stays and the key names it).
@@ -398,17 +452,9 @@
       if (r.width && r.height) taken.push({ left: r.left - 4, top: r.top - 4, right: r.right + 4, bottom: r.bottom + 4 });
     });
     root.querySelectorAll('.fa-dot').forEach(function (e) { taken.push(e.getBoundingClientRect()); });
-    // The journalist's own texts stay where they were put (nudged inside the frame if
-    // they would run off it); the data's labels give way to them.
-    root.querySelectorAll('.fa-ann-label > span, .fa-ann-line-text > span').forEach(function (e) {
-      e.style.marginLeft = '';
-      var r = e.getBoundingClientRect();
-      var shift = r.left < frame.left + 4 ? frame.left + 4 - r.left
-                : r.right > frame.right - 4 ? frame.right - 4 - r.right : 0;
-      if (shift) e.style.marginLeft = shift + 'px';
-    });
-    root.querySelectorAll('.fa-ann-label > span, .fa-ann-line-text > span, .fa-ann-marker .fa-ann-text')
+    root.querySelectorAll('.fa-ann-marker .fa-ann-pin, .fa-ann-marker .fa-ann-text')
       .forEach(function (e) { var r = e.getBoundingClientRect(); if (r.width) taken.push(r); });
+    placeAnnotationTexts(root, frame, taken);
     var badges = Array.prototype.slice.call(root.querySelectorAll('.fa-crossing'));
     badges.sort(function (a, b) { return (+a.dataset.n) - (+b.dataset.n); });
     var R = 24, dirs = [[0, -1], [1, 0], [0, 1], [-1, 0], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7], [-0.7, -0.7]];

@@ -13,6 +13,8 @@ import orjson
 from jinja2 import DictLoader, Environment, select_autoescape
 from starlette.requests import Request
 
+from service.maps.page import ICON
+
 ATTRIBUTION = "Data © OpenStreetMap contributors (ODbL) and GeoNames (CC BY 4.0)."
 
 _BASE = """<!doctype html>
@@ -21,6 +23,7 @@ _BASE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }} · Frontier Atlas</title>
+<link rel="icon" href="{{ icon }}" type="image/svg+xml">
 <style>
 body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:0 1rem;color:#222}
 header,footer{padding:.75rem 0;border-bottom:1px solid #ddd}
@@ -135,6 +138,7 @@ def render(kind: str, document: dict[str, Any], request: Request) -> str:
     title = str(document.get("title") or document.get("name") or kind.replace("-", " ").title())
     context: dict[str, Any] = {
         "base": base, "doc": document, "title": title, "attribution": ATTRIBUTION,
+        "icon": ICON.url(f"{base}static/"),
         "cell": _cell, "links": document.get("links") or [],
         "description": document.get("description"),
     }  # fmt: skip

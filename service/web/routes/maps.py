@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -516,6 +516,17 @@ class CachedStaticFiles(StaticFiles):
             response.headers["cache-control"] = IMMUTABLE if versioned else "public, max-age=3600"
             response.headers["x-content-type-options"] = "nosniff"
         return response
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    """The site icon where browsers look for it unasked (pages link ``favicon.svg``).
+
+    ``static/favicon.ico`` is ``static/favicon.svg`` drawn at 16, 32 and 48 px.
+    """
+    return FileResponse(FilePath(maps.STATIC_DIR) / "favicon.ico", media_type="image/x-icon",
+                        headers={"cache-control": "public, max-age=86400",
+                                 "x-content-type-options": "nosniff"})  # fmt: skip
 
 
 # ---------------------------------------------------------------- f=html pages with a map

@@ -955,6 +955,7 @@ async def studio_page(request: Request, settings: SettingsDep,
               "defaultTiles": settings.maps.default_tiles}  # fmt: skip
     page = TEMPLATES.get_template("studio.html").render(
         lang=lang, t=strings[lang], base=base,
+        icon=maps.ICON.url(f"{base}static/"),
         css=maps.Asset("studio.css", "css").url(f"{base}static/"),
         js=maps.Asset("studio.js", "js").url(f"{base}static/"),
         config=_script_json(config))
