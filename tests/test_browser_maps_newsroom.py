@@ -76,7 +76,8 @@ def _rects(page, selector: str) -> list[dict]:
         selector,
         "els => els.filter(e => getComputedStyle(e).visibility !== 'hidden')"
         ".map(e => { const r = e.getBoundingClientRect();"
-        " return {l: r.left, t: r.top, r: r.right, b: r.bottom, text: e.textContent}; })",
+        " return {l: r.left, t: r.top, r: r.right, b: r.bottom, text: e.textContent,"
+        " label: e.classList.contains('fa-label')}; })",
     )
 
 
@@ -102,8 +103,6 @@ def test_single_point_custom_map_gets_a_locator_zoom(browser, live_server, query
 def test_checkpoints_are_named_keyed_and_never_cover_each_other(browser, live_server, width):
     context, page = _page(browser, width)
     _open(page, f"{live_server}/maps/frontier")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"frontier-{width}.png"), full_page=True)
     badges = _rects(page, ".fa-num")
     assert len(badges) == 6
     for i, a in enumerate(badges):
@@ -116,15 +115,21 @@ def test_checkpoints_are_named_keyed_and_never_cover_each_other(browser, live_se
     assert re.fullmatch(r"1 Yukhovichi–Dolostsy \(open\)", first), first
     assert page.locator(".fa-keylist").evaluate("e => e.closest('details')") is None
     # names on the map itself, and no two labels (or a label and a point or control) collide
-    labels = _rects(page, ".fa-label")
+    # One snapshot of labels and what they may not cover (measured in one go, so that
+    # nothing can move between the two).
+    boxes = _rects(page, ".fa-label, .fa-num, .fa-dot, .leaflet-control")
+    labels = [r for r in boxes if r["label"]]
+    obstacles = [r for r in boxes if not r["label"]]
     assert sum(1 for r in labels if "–" in r["text"]) >= (2 if width < 600 else 3)
-    obstacles = _rects(page, ".fa-num, .fa-dot, .leaflet-control")
     for i, a in enumerate(labels):
         for b in labels[i + 1:]:
             assert not _overlap(a, b), (a, b)
         for o in obstacles:
             assert not _overlap(a, o), (a, o)
     assert page.errors == []
+    # The screenshot last: a full-page shot resizes the viewport, and the map re-lays out.
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"frontier-{width}.png"), full_page=True)
     context.close()
 
 
