@@ -6,6 +6,7 @@ wraps the app's HTML renderer so that collection and feature pages show a map.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -524,9 +525,15 @@ async def favicon() -> Response:
 
     ``static/favicon.ico`` is ``static/favicon.svg`` drawn at 16, 32 and 48 px.
     """
-    return FileResponse(FilePath(maps.STATIC_DIR) / "favicon.ico", media_type="image/x-icon",
-                        headers={"cache-control": "public, max-age=86400",
-                                 "x-content-type-options": "nosniff"})  # fmt: skip
+    return Response(_favicon_bytes(), media_type="image/x-icon",
+                    headers={"cache-control": "public, max-age=86400",
+                             "x-content-type-options": "nosniff"})  # fmt: skip
+
+
+@functools.cache
+def _favicon_bytes() -> bytes:
+    """The icon's bytes, read once (never a file read per request)."""
+    return (FilePath(maps.STATIC_DIR) / "favicon.ico").read_bytes()
 
 
 # ---------------------------------------------------------------- f=html pages with a map
