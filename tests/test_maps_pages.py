@@ -267,3 +267,34 @@ def test_an_exclave_is_named_again_on_its_own_part(client):
     assert part_label_points(ru, box(19.0, 49.0, 40.0, 58.5), min_area=5.0) == []
     spots = part_label_points(ru, box(19.0, 49.0, 40.0, 58.5))
     assert spots and all(kaliningrad.contains(Point(lon, lat)) for lon, lat in spots)
+
+
+def test_an_image_note_moves_off_a_dot_and_stays_inside():
+    """A journalist's label in the PNG/SVG sits on its point when that is free, and beside
+    it (never over the dot or outside the map) when a town's dot is there."""
+    import matplotlib.transforms
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from service.maps.png import _place_note, _text_box
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"}
+    free = _place_note(ax, "Queue of lorries here", (50, 50), 11, "#1d4ed8", box, [])
+    assert _text_box(free).contains(*ax.transData.transform((50, 50)))
+    dx, dy = ax.transData.transform((30, 60))
+    dot = matplotlib.transforms.Bbox([[dx - 6, dy - 6], [dx + 6, dy + 6]])
+    moved = _place_note(ax, "Queue of lorries here", (30, 60), 11, "#1d4ed8", box, [dot])
+    extent, frame = _text_box(moved), ax.get_window_extent()
+    assert not extent.overlaps(dot)
+    assert frame.x0 <= extent.x0 and extent.x1 <= frame.x1
+    assert frame.y0 <= extent.y0 and extent.y1 <= frame.y1
+    # crowded all round: further off, with a leader line back to the point
+    near = [matplotlib.transforms.Bbox([[dx - 120, dy - 20], [dx + 120, dy + 20]])]
+    far = _place_note(ax, "Queue", (30, 60), 11, "#1d4ed8", box, near)
+    assert not _text_box(far).overlaps(near[0])
+    assert far.arrow_patch is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 from collections.abc import Callable
 
 import geopandas as gpd
@@ -26,6 +27,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle, Patch  # noqa: E402
+from matplotlib.text import Annotation, Text  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 from shapely.geometry import Polygon, box  # noqa: E402
 
@@ -34,6 +36,10 @@ from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 from service.maps.labels import part_label_points  # noqa: E402
 from service.maps.strings import credit_label  # noqa: E402
+
+#: A layer with nothing inside the view is expected (layers are cut to it): not worth a warning.
+warnings.filterwarnings("ignore", message="The GeoSeries you are attempting to plot is",
+                        category=UserWarning)  # fmt: skip
 
 CRS = "EPSG:3035"
 _TO_LAEA = Transformer.from_crs("OGC:CRS84", CRS, always_xy=True)
@@ -515,10 +521,50 @@ def _draw_annotations(ax, content: MapContent, colors: dict[str, str], fs: float
                                ha="left", va="bottom", fontsize=fs, fontweight="bold", color=col,
                                bbox=box, zorder=14, parse_math=False)  # fmt: skip
         else:
-            text = ax.text(x, y, a.text, ha="center", va="center", fontsize=fs * 1.05,
-                           fontweight="bold", color=col, bbox=box, zorder=14,
-                           parse_math=False)  # fmt: skip
-        taken.append(text.get_window_extent())
+            text = _place_note(ax, a.text, (x, y), fs * 1.05, col, box, taken)
+        taken.append(_text_box(text))
+
+
+def _text_box(artist: Text):
+    """The display box of a text or annotation's text (not of its leader line, which may
+    cross dots)."""
+    renderer = artist.figure.canvas.get_renderer()
+    if isinstance(artist, Annotation):
+        artist.update_positions(renderer)
+    return Text.get_window_extent(artist, renderer)
+
+
+#: Where a label annotation may go, in gaps from its point: on it, beside it, then
+#: further off (joined to the point by a leader line).
+_NOTE_SPOTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (0, 2.5), (0, -2.5), (2.5, 0), (-2.5, 0))
+
+
+def _place_note(ax, text: str, xy: tuple[float, float], size: float, col: str, box: dict,
+                taken: list):  # fmt: skip
+    """A label annotation at the first of ``_NOTE_SPOTS`` where it covers no dot, badge,
+    label or other note and stays inside the map (as on the page): a label put on a town
+    no longer hides the town. Where nothing is free, it stays on its point."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    gap = size * 0.9  # points
+    for ox, oy in _NOTE_SPOTS:
+        far = max(abs(ox), abs(oy)) > 1
+        artist = ax.annotate(
+            text, xy, xytext=(ox * gap, oy * gap), textcoords="offset points",
+            ha="center" if ox == 0 else "left" if ox > 0 else "right",
+            va="center" if oy == 0 else "bottom" if oy > 0 else "top",
+            fontsize=size, fontweight="bold", color=col, bbox=box, zorder=14, parse_math=False,
+            arrowprops={"arrowstyle": "-", "color": col, "linewidth": 0.9, "shrinkA": 0,
+                        "shrinkB": 3} if far else None,
+        )  # fmt: skip
+        bbox = _text_box(artist)
+        inside = (bbox.x0 >= frame.x0 + 2 and bbox.x1 <= frame.x1 - 2 and
+                  bbox.y0 >= frame.y0 + 2 and bbox.y1 <= frame.y1 - 2)  # fmt: skip
+        if inside and not any(bbox.overlaps(t) for t in taken):
+            return artist
+        artist.remove()
+    return ax.text(*xy, text, ha="center", va="center", fontsize=size, fontweight="bold",
+                   color=col, bbox=box, zorder=14, parse_math=False)  # fmt: skip
 
 
 def _legend_handle(cls: str, text: str, colors: dict[str, str], lw: float):
