@@ -69,13 +69,17 @@ def label_points(geom: BaseGeometry, view: BaseGeometry,
     return out
 
 
+#: A country's other part is named too when it covers this share of the view.
+PART_LABEL_SHARE = 0.008
+
+
 def part_label_points(geom: BaseGeometry, view: BaseGeometry,
                       min_area: float | None = None) -> list[tuple[float, float]]:
     """Spots (lon, lat) for naming a country again on its other parts inside *view*
     (a lon/lat polygon): an exclave such as Kaliningrad, when its visible part has at
-    least *min_area* (square degrees; by default 0.8 % of the view). The largest part is
-    named by ``label_points``."""
-    least = view.area * 0.008 if min_area is None else min_area
+    least *min_area* (square degrees; by default ``PART_LABEL_SHARE`` of the view). The
+    largest part is named by ``label_points``."""
+    least = view.area * PART_LABEL_SHARE if min_area is None else min_area
     part = shapely.make_valid(geom).intersection(view)
     polys = sorted((g for g in getattr(part, "geoms", [part]) if isinstance(g, Polygon)),
                    key=lambda g: -g.area)  # fmt: skip

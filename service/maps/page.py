@@ -22,7 +22,7 @@ from service.domain.frontier import Frontier
 from service.maps.basemap import STATIC_DIR, europe_outline, pad_bbox, round_coords  # noqa: F401 - re-used
 from service.maps.context_layers import RIVER_WEIGHTS
 from service.maps.flags import MapFlags
-from service.maps.labels import label_points, part_label_points
+from service.maps.labels import PART_LABEL_SHARE, label_points, part_label_points
 from service.maps.specs import Annotation, PageTexts
 from service.maps.strings import UI, border_name, credit_label, data_attribution_html
 
@@ -73,6 +73,13 @@ def _data_uri(match: re.Match[str], folder: Path) -> str:
     mime = "image/svg+xml" if target.suffix == ".svg" else "image/png"
     data = base64.b64encode(target.read_bytes()).decode()
     return f"url(data:{mime};base64,{data})"
+
+
+@lru_cache(maxsize=1)
+def _icon_data_uri() -> str:
+    """The site icon as a data: URI (read once), for pages that must work from disk."""
+    svg = base64.b64encode((STATIC_DIR / ICON.path).read_bytes()).decode()
+    return f"data:image/svg+xml;base64,{svg}"
 
 
 @lru_cache(maxsize=16)
@@ -240,8 +247,8 @@ def _country_labels(content: MapContent) -> list[dict[str, Any]]:
             # Its other parts big enough to read a name on (Kaliningrad for Russia), in
             # a wider view: a page shows more than the content's bounds on a wide screen
             # (and hides a label that ends up outside the map).
-            for n, (lon, lat) in enumerate(part_label_points(geom, wide, view.area * 0.008),
-                                           start=2):  # fmt: skip
+            least = view.area * PART_LABEL_SHARE
+            for n, (lon, lat) in enumerate(part_label_points(geom, wide, least), start=2):
                 out.append({"id": f"{a2}-{n}", "name": name,
                             "ll": [round(lat, 3), round(lon, 3)], "alt": []})  # fmt: skip
     return out
@@ -281,11 +288,8 @@ def render_page(
             assets.append({"kind": asset.kind, "inline": Markup(inline_asset(asset.path))})
         else:
             assets.append({"kind": asset.kind, "url": asset.url(urls.static_base)})
-    if inline_assets:  # a file that works from disk: no request for the icon either
-        svg = base64.b64encode((STATIC_DIR / ICON.path).read_bytes()).decode()
-        icon = f"data:image/svg+xml;base64,{svg}"
-    else:
-        icon = ICON.url(urls.static_base)
+    # A file that works from disk makes no request for the icon either.
+    icon = _icon_data_uri() if inline_assets else ICON.url(urls.static_base)
     places = [{"n": None, "name": p.name, "sub": p.sub, "detail": p.rows[-2][1]}
               for p in content.places]  # fmt: skip
     items = places + [{"n": c.number, "name": c.name, "sub": c.sub, "detail": c.rows[0][1]}
