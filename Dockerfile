@@ -40,6 +40,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     MPLCONFIGDIR=/tmp/matplotlib \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
+    NUMBA_CPU_NAME=generic \
     FRONTIER_ATLAS_DATA_DIR=/app/geodata \
     HOST=0.0.0.0 \
     PORT=8000 \
@@ -52,7 +54,11 @@ WORKDIR /app
 COPY geodata/ ./geodata/
 COPY service/ ./service/
 # The embedded store is built here, once: the root filesystem may be read-only at run time.
-RUN python -m compileall -q service && python -m service.cli build-store
+# So is the nearest-border search's machine code (numba, for a generic x86-64 CPU): it is
+# compiled into /opt/numba-cache and copied to the writable cache directory at start, so a
+# container answers at once instead of compiling for some seconds first.
+RUN python -m compileall -q service && python -m service.cli build-store \
+    && NUMBA_CACHE_DIR=/opt/numba-cache python -c "import shapely; from service.domain.line_index import LineIndex; LineIndex([shapely.LineString([(0, 0), (1, 1)])])"
 
 USER 10001:10001
 EXPOSE 8000
@@ -60,4 +66,4 @@ EXPOSE 8000
 # ones; a wildcard HOST is probed on loopback. podman keeps it only with --format docker.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; h = os.environ.get('HOST', '') or '127.0.0.1'; h = '127.0.0.1' if h in ('0.0.0.0', '::') else h; u.urlopen('http://%s:%s/healthz' % (h, os.environ.get('PORT', '8000')), timeout=4)"]
-CMD ["python", "-m", "service.cli", "serve"]
+CMD ["sh", "-c", "mkdir -p \"$NUMBA_CACHE_DIR\" && cp -Rn /opt/numba-cache/. \"$NUMBA_CACHE_DIR\"/ && exec python -m service.cli serve"]

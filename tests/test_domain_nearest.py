@@ -1,5 +1,5 @@
 """The nearest-border search behind ``/locate`` and ``/places/{id}/borders``
-(``geometry.LineIndex``) against the exact answer (``geometry.nearest_point``: an
+(``line_index.LineIndex``) against the exact answer (``geometry.nearest_point``: an
 azimuthal equidistant projection centred on the query point) for the committed borders:
 points a few metres to hundreds of kilometres off every border, on both sides, and a
 grid over the whole region the API is asked about."""
@@ -12,6 +12,7 @@ import shapely
 from pyproj import Geod
 
 from service.domain import geometry
+from service.domain.line_index import LineIndex
 
 GEOD = Geod(ellps="WGS84")
 TOLERANCE_KM = 0.00005  # 5 cm
@@ -20,7 +21,7 @@ TOLERANCE_KM = 0.00005  # 5 cm
 @pytest.fixture(scope="module")
 def borders(geo):
     features, geoms = geo["borders"]
-    return [f["id"] for f in features], geoms, geometry.LineIndex(geoms)
+    return [f["id"] for f in features], geoms, LineIndex(geoms)
 
 
 def _off_border_points(geoms, rng):

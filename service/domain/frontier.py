@@ -25,6 +25,7 @@ from service.domain.errors import (
     FeatureNotFoundError,
     InvalidParameterError,
 )
+from service.domain.line_index import LineIndex
 from service.domain.records import BorderDistance, CountryRef, Feature
 
 
@@ -86,7 +87,7 @@ class Frontier:
 
     def __post_init__(self) -> None:
         ids = list(self.borders)
-        self._line_index = geometry.LineIndex([self.borders[b].geometry for b in ids])
+        self._line_index = LineIndex([self.borders[b].geometry for b in ids])
         self._line_ids = ids
         self._country_ids = list(self.countries)
         shapes = [self.countries[c].geometry for c in self._country_ids]
