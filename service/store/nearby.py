@@ -12,13 +12,15 @@ outside the circle is dropped, and only the places of the nodes on the circle's 
 (at most ``LEAF`` each) are measured. Both node tests use the triangle inequality with
 the distance to the node's centre and a bound on the centre's distance to any point of
 the node (half its meridian arc plus half its widest parallel arc). Places and node
-centres are measured with Lambert's formula (``approx_km``, vectorised numpy), which
-stays within ``tolerance_km`` of the exact WGS84 distance; the exact function (pyproj,
+centres are measured with Lambert's formula (``approx_km``), which stays within
+``tolerance_km`` of the exact WGS84 distance; the exact function (pyproj,
 the one every answer's distances come from) is called only for the places whose
 approximate distance cannot decide: within the tolerance of the radius, or of the k-th
 distance. ``nearest`` counts, then measures the places within a radius grown from the
 density until it holds the k nearest. Counts, order (distance, then fid) and distances
-are those of measuring every place in the box.
+are those of measuring every place in the box. The walk and the approximate
+measurements are compiled with numba (``_gather``: a few hundred nodes and places per
+query, which as numpy calls cost more in per-call overhead than in arithmetic).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numba import njit
 
 from service.domain.geometry import GEOD, BBox, degrees_around
 
@@ -71,29 +73,51 @@ def _exact_km(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.
     return np.asarray(dist) / 1000.0
 
 
+@njit(cache=True)
+def _lambert_km(lon1: float, b1: float, cos_b1: float, lon2: float, lat2: float) -> float:
+    """Lambert's formula for the WGS84 geodesic distance in km from lon1 (with *b1*, the
+    reduced latitude of the first point, and its cosine) to lon2/lat2."""
+    b2 = math.atan((1.0 - _F) * math.tan(math.radians(lat2)))
+    dlon = math.radians(lon2 - lon1)
+    h = math.sin((b2 - b1) / 2) ** 2 + cos_b1 * math.cos(b2) * math.sin(dlon / 2) ** 2
+    sigma = 2.0 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
+    half_sin, half_cos = math.sin(sigma / 2), math.cos(sigma / 2)
+    if half_sin <= 1e-12:  # the same point
+        return _A_KM * sigma
+    p, q = (b1 + b2) / 2, (b2 - b1) / 2
+    sin_sigma = math.sin(sigma)
+    x = (sigma - sin_sigma) * (math.sin(p) * math.cos(q) / half_cos) ** 2
+    y = (sigma + sin_sigma) * (math.cos(p) * math.sin(q) / half_sin) ** 2
+    return _A_KM * (sigma - _F / 2 * (x + y))
+
+
+@njit(cache=True)
+def _reduced(lat: float) -> float:
+    return math.atan((1.0 - _F) * math.tan(math.radians(lat)))
+
+
+@njit(cache=True)
+def _approx_many(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+                 ) -> np.ndarray:  # fmt: skip
+    out = np.empty(len(lon1))
+    for i in range(len(lon1)):
+        b1 = _reduced(lat1[i])
+        out[i] = _lambert_km(lon1[i], b1, math.cos(b1), lon2[i], lat2[i])
+    return out
+
+
 def approx_km(lon1: np.ndarray | float, lat1: np.ndarray | float, lon2: np.ndarray,
               lat2: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Lambert's formula for the WGS84 geodesic distance in km, in numpy: within
-    ``tolerance_km`` of the exact distance (and some 50 times cheaper to compute)."""
-    if isinstance(lat1, float):  # one point to many: its terms once, as Python floats
-        b1: Any = math.atan((1.0 - _F) * math.tan(math.radians(lat1)))
-        cos_b1: Any = math.cos(b1)
-    else:
-        b1 = np.arctan((1.0 - _F) * np.tan(np.radians(lat1)))
-        cos_b1 = np.cos(b1)
-    b2 = np.arctan((1.0 - _F) * np.tan(np.radians(lat2)))
-    dlon = np.radians(lon2 - lon1)
-    h = np.sin((b2 - b1) / 2) ** 2 + cos_b1 * np.cos(b2) * np.sin(dlon / 2) ** 2
-    sigma = 2.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    p, q = (b1 + b2) / 2, (b2 - b1) / 2
-    half_sin, half_cos = np.sin(sigma / 2), np.cos(sigma / 2)
-    apart = half_sin > 1e-12
-    sin_sigma = np.sin(sigma)
-    x = (sigma - sin_sigma) * (np.sin(p) * np.cos(q) / half_cos) ** 2
-    y = (sigma + sin_sigma) * (np.cos(p) * np.sin(q) / np.where(apart, half_sin, 1.0)) ** 2
-    return _A_KM * (sigma - _F / 2 * np.where(apart, x + y, 0.0))
+    """Lambert's formula for the WGS84 geodesic distance in km (arrays broadcast): within
+    ``tolerance_km`` of the exact distance, and some 50 times cheaper to compute."""
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (lon1, lat1,
+                                                                            lon2, lat2)))
+    shape = arrays[0].shape
+    flat = [np.ascontiguousarray(a).ravel() for a in arrays]
+    return _approx_many(*flat).reshape(shape)
 
 
+@njit(cache=True)
 def tolerance_km(d: np.ndarray | float) -> np.ndarray | float:
     """A bound on |``approx_km`` - exact| for distances up to ``MAX_RADIUS_KM`` (plus a
     node's size) at latitudes up to ``MAX_ABS_LAT``: the largest relative error measured
@@ -101,14 +125,109 @@ def tolerance_km(d: np.ndarray | float) -> np.ndarray | float:
     return 1e-5 * d + 1e-6
 
 
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The indices of the runs [lo, hi), concatenated."""
-    lengths = hi - lo
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-    return starts + np.arange(total)
+@njit(cache=True)
+def _spread_bits(v: int) -> int:
+    """The bits of a 16-bit integer moved to the even bit positions of 32."""
+    v &= 0xFFFF
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    return (v | (v << 1)) & 0x55555555
+
+
+@njit(cache=True)
+def _gather(
+    keys: np.ndarray, plon: np.ndarray, plat: np.ndarray, west: float, south: float, dx: float,
+    dy: float, lon: float, lat: float, radius: float, qw: float, qs: float, qe: float,
+    qn: float, whole: bool, small: int, leaf: int,
+) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
+    """The quadtree walk (module docstring): (the count of the places in nodes wholly
+    inside, then the indices and approximate distances of the places that may be within
+    *radius*: in the box, approximate distance within the tolerance of it or closer).
+
+    With *whole* False the nodes wholly inside are measured too (their places are
+    returned, the count is 0): ``nearest`` needs their distances."""
+    n = len(keys)
+    none = np.zeros(0, dtype=np.int64)
+    top = (1 << BITS) - 1
+    cx0, cx1 = math.floor((qw - west) / dx), math.floor((qe - west) / dx)
+    cy0, cy1 = math.floor((qs - south) / dy), math.floor((qn - south) / dy)
+    if cx1 < 0 or cy1 < 0 or cx0 > top or cy0 > top or n == 0:
+        return 0, none, np.zeros(0)
+    cx0, cx1, cy0, cy1 = max(cx0, 0), min(cx1, top), max(cy0, 0), min(cy1, top)
+    b1 = _reduced(lat)
+    cos_b1 = math.cos(b1)
+    counted = 0
+    runs_lo, runs_hi = [], []  # runs of places to measure ([lo, hi) in key order)
+    if n <= small:  # few places: measure the candidates of the box
+        runs_lo.append(0)
+        runs_hi.append(n)
+    else:
+        span = max(cx1 - cx0, cy1 - cy0) + 1
+        start = max(0, BITS - max(0, math.ceil(math.log2(span)) - 1))  # ~2-3 nodes a side
+        shift = BITS - start
+        stack_x, stack_y, stack_level = [], [], []  # nodes still to look at
+        for ny in range(cy0 >> shift, (cy1 >> shift) + 1):
+            for nx in range(cx0 >> shift, (cx1 >> shift) + 1):
+                stack_x.append(nx)
+                stack_y.append(ny)
+                stack_level.append(start)
+        while len(stack_x):
+            nx, ny, level = stack_x.pop(), stack_y.pop(), stack_level.pop()
+            shift = BITS - level
+            first = (_spread_bits(nx) | (_spread_bits(ny) << 1)) << (2 * shift)
+            lo = np.searchsorted(keys, first)
+            hi = np.searchsorted(keys, first + (1 << (2 * shift)))
+            if hi <= lo:
+                continue
+            width, height = (1 << shift) * dx, (1 << shift) * dy
+            x0, y0 = west + nx * width - _EPS_DEG, south + ny * height - _EPS_DEG
+            x1, y1 = x0 + (width + 2 * _EPS_DEG), y0 + (height + 2 * _EPS_DEG)
+            if x1 < qw or x0 > qe or y1 < qs or y0 > qn:
+                continue
+            # Distance to the node's centre, and a bound on the centre's distance to any
+            # point of the node: half the meridian arc plus half the parallel arc at the
+            # node's latitude nearest the equator (radii of curvature < 6,400 km).
+            centre = _lambert_km(lon, b1, cos_b1, x0 + (width / 2 + _EPS_DEG),
+                                 y0 + (height / 2 + _EPS_DEG))  # fmt: skip
+            slack = tolerance_km(centre)
+            equatorward = min(abs(y0), abs(y1)) if (y0 > 0 or y1 < 0) else 0.0
+            half = 6_400.0 * math.radians(height / 2 + _EPS_DEG + (width / 2 + _EPS_DEG)
+                                          * math.cos(math.radians(equatorward)))  # fmt: skip
+            if centre - slack - half > radius:  # wholly outside the circle
+                continue
+            in_box = x0 >= qw and x1 <= qe and y0 >= qs and y1 <= qn
+            if in_box and centre + slack + half <= radius:  # wholly inside
+                if whole:
+                    counted += hi - lo
+                else:
+                    runs_lo.append(lo)
+                    runs_hi.append(hi)
+            elif hi - lo <= leaf or level == BITS:
+                runs_lo.append(lo)
+                runs_hi.append(hi)
+            else:
+                for cx, cy in ((2 * nx, 2 * ny), (2 * nx + 1, 2 * ny), (2 * nx, 2 * ny + 1),
+                               (2 * nx + 1, 2 * ny + 1)):  # fmt: skip
+                    stack_x.append(cx)
+                    stack_y.append(cy)
+                    stack_level.append(level + 1)
+    total = 0
+    for r in range(len(runs_lo)):
+        total += runs_hi[r] - runs_lo[r]
+    idx = np.empty(total, dtype=np.int64)
+    approx = np.empty(total)
+    m = 0
+    for r in range(len(runs_lo)):
+        for i in range(runs_lo[r], runs_hi[r]):
+            x, y = plon[i], plat[i]
+            if x < qw or x > qe or y < qs or y > qn:
+                continue
+            d = _lambert_km(lon, b1, cos_b1, x, y)
+            if d - tolerance_km(d) <= radius:
+                idx[m], approx[m] = i, d
+                m += 1
+    return counted, idx[:m], approx[:m]
 
 
 @dataclass(frozen=True)
@@ -119,7 +238,7 @@ class PlaceGrid:
     south: float
     dx: float
     dy: float
-    keys: np.ndarray  # uint64 Morton keys, sorted
+    keys: np.ndarray  # Morton keys (32 bits, held as int64), sorted
     lon: np.ndarray
     lat: np.ndarray
     fid: np.ndarray  # int64
@@ -136,7 +255,7 @@ class PlaceGrid:
             west = east = south = north = 0.0
         dx = max(east - west, 1e-6) / (1 << BITS)
         dy = max(north - south, 1e-6) / (1 << BITS)
-        keys = cls._cells(west, south, dx, dy, lons, lats)
+        keys = cls._cells(west, south, dx, dy, lons, lats).astype(np.int64)
         order = np.lexsort((fids, keys))
         return cls(west, south, dx, dy, keys[order], lons[order], lats[order], fids[order])
 
@@ -161,7 +280,7 @@ class PlaceGrid:
         if magic != _MAGIC:
             raise ValueError("not a place grid")
         at = _HEADER.size
-        keys = np.frombuffer(blob, "<u4", n, at).astype(np.uint64)
+        keys = np.frombuffer(blob, "<u4", n, at).astype(np.int64)
         at += 4 * n
         lon = np.frombuffer(blob, "<f8", n, at)
         lat = np.frombuffer(blob, "<f8", n, at + 8 * n)
@@ -179,99 +298,25 @@ class PlaceGrid:
                 and radius_km <= MAX_RADIUS_KM and abs(box.south) <= MAX_ABS_LAT
                 and abs(box.north) <= MAX_ABS_LAT and math.isfinite(lon) and math.isfinite(lat))
 
-    def _walk(self, lon: float, lat: float, radius: float, box: BBox,
-              whole: bool) -> tuple[int, np.ndarray]:  # fmt: skip
-        """(count of the places in nodes wholly inside, indices to measure).
-
-        With *whole* False the nodes wholly inside are measured too (their indices are
-        returned, the count is 0): ``nearest`` needs their distances.
-        """
-        qw, qs, qe, qn = box.west, box.south, box.east, box.north
-        top = (1 << BITS) - 1
-        cx0, cx1 = math.floor((qw - self.west) / self.dx), math.floor((qe - self.west) / self.dx)
-        cy0, cy1 = math.floor((qs - self.south) / self.dy), math.floor((qn - self.south) / self.dy)
-        if cx1 < 0 or cy1 < 0 or cx0 > top or cy0 > top or not len(self.fid):
-            return 0, np.zeros(0, dtype=np.int64)
-        cx0, cx1, cy0, cy1 = max(cx0, 0), min(cx1, top), max(cy0, 0), min(cy1, top)
-        span = max(cx1 - cx0, cy1 - cy0) + 1
-        level = max(0, BITS - max(0, math.ceil(math.log2(span)) - 1))  # ~2-3 nodes a side
-        shift = BITS - level
-        nx, ny = np.meshgrid(np.arange(cx0 >> shift, (cx1 >> shift) + 1, dtype=np.int64),
-                             np.arange(cy0 >> shift, (cy1 >> shift) + 1, dtype=np.int64))
-        nx, ny = nx.ravel(), ny.ravel()
-        code = _morton(nx, ny)
-        counted = 0
-        measure: list[np.ndarray] = []
-        if len(self.fid) <= SMALL:  # few places: measure the candidates of the box
-            level = BITS
-            nx = np.zeros(0, dtype=np.int64)
-            measure.append(np.arange(len(self.fid)))
-        while len(nx):
-            shift = BITS - level
-            first = code << np.uint64(2 * shift)
-            bounds = np.searchsorted(self.keys, np.concatenate(
-                [first, first + np.uint64(1 << (2 * shift))]))
-            lo, hi = bounds[: len(nx)], bounds[len(nx):]
-            width, height = (1 << shift) * self.dx, (1 << shift) * self.dy
-            x0 = self.west + nx * width - _EPS_DEG
-            y0 = self.south + ny * height - _EPS_DEG
-            x1, y1 = x0 + (width + 2 * _EPS_DEG), y0 + (height + 2 * _EPS_DEG)
-            keep = (hi > lo) & (x1 >= qw) & (x0 <= qe) & (y1 >= qs) & (y0 <= qn)
-            if not keep.all():
-                nx, ny, code, lo, hi, x0, x1, y0, y1 = (
-                    a[keep] for a in (nx, ny, code, lo, hi, x0, x1, y0, y1))
-            if len(nx) == 0:
-                break
-            # Distance to the node's centre, and a bound on the centre's distance to any
-            # point of the node: half the meridian arc plus half the parallel arc at the
-            # node's latitude nearest the equator (radii of curvature < 6,400 km).
-            centre = approx_km(lon, lat, x0 + (width / 2 + _EPS_DEG), y0 + (height / 2 + _EPS_DEG))
-            slack = tolerance_km(centre)
-            equatorward = np.minimum(np.abs(y0), np.abs(y1)) * ((y0 > 0) | (y1 < 0))
-            half = 6_400.0 * np.radians(height / 2 + _EPS_DEG
-                                        + (width / 2 + _EPS_DEG) * np.cos(np.radians(equatorward)))
-            in_box = (x0 >= qw) & (x1 <= qe) & (y0 >= qs) & (y1 <= qn)
-            inside = in_box & (centre + slack + half <= radius)
-            outside = centre - slack - half > radius
-            rest = ~inside & ~outside
-            leaf = rest & ((hi - lo <= LEAF) | (level == BITS))
-            if whole:
-                counted += int((hi - lo)[inside].sum())
-                measure.append(_ranges(lo[leaf], hi[leaf]))
-            else:
-                pick = leaf | inside
-                measure.append(_ranges(lo[pick], hi[pick]))
-            split = rest & ~leaf
-            nx, ny, code = nx[split] * 2, ny[split] * 2, code[split] << np.uint64(2)
-            nx = np.concatenate((nx, nx + 1, nx, nx + 1))
-            ny = np.concatenate((ny, ny, ny + 1, ny + 1))
-            code = np.concatenate((code, code + np.uint64(1), code + np.uint64(2),
-                                   code + np.uint64(3)))
-            level += 1
-        return counted, np.concatenate(measure) if measure else np.zeros(0, dtype=np.int64)
-
-    def _candidates(self, lon: float, lat: float, radius: float, box: BBox,
-                    idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """(indices, approximate distances) of the places among *idx* in *box* that may be
-        within *radius* (approximate distance within the tolerance of it or closer)."""
-        plon, plat = self.lon[idx], self.lat[idx]
-        ok = (plon >= box.west) & (plon <= box.east) & (plat >= box.south) & (plat <= box.north)
-        idx = idx[ok]
-        approx = approx_km(lon, lat, plon[ok], plat[ok])
-        maybe = approx - tolerance_km(approx) <= radius
-        return idx[maybe], approx[maybe]
+    def _gather(self, lon: float, lat: float, radius: float, box: BBox,
+                whole: bool) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
+        """(count of the places in nodes wholly inside, then the indices and approximate
+        distances of the places that may be within *radius*; see ``_gather``)."""
+        return _gather(self.keys, self.lon, self.lat, self.west, self.south, self.dx, self.dy,
+                       lon, lat, radius, box.west, box.south, box.east, box.north, whole,
+                       SMALL, LEAF)  # fmt: skip
 
     def _exact(self, lon: float, lat: float, idx: np.ndarray) -> np.ndarray:
         return _exact_km(lon, lat, self.lon[idx], self.lat[idx])
 
-    def _settle(self, lon: float, lat: float, radius: float, box: BBox, idx: np.ndarray,
-                k: int) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
-        """(how many of the places *idx* lie in *box* within *radius*, then the indices and
-        exact distances of the first *k* of those by distance, then fid, unordered).
+    def _settle(self, lon: float, lat: float, radius: float, idx: np.ndarray,
+                approx: np.ndarray, k: int) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
+        """(how many of the candidates *idx* (approximate distances *approx*) lie within
+        *radius*, then the indices and exact distances of the first *k* of those by
+        distance, then fid, unordered).
 
         Exact distances are computed only where the approximation cannot decide: near the
         radius, and near the k-th distance."""
-        idx, approx = self._candidates(lon, lat, radius, box, idx)
         tol = tolerance_km(approx)
         sure = approx + tol <= radius
         measure = ~sure
@@ -292,14 +337,13 @@ class PlaceGrid:
 
     def count(self, lon: float, lat: float, radius_km: float, box: BBox) -> int:
         """How many places lie in *box* and within *radius_km* (geodesic) of lon/lat."""
-        counted, idx = self._walk(lon, lat, radius_km, box, whole=True)
-        return counted + self._settle(lon, lat, radius_km, box, idx, 0)[0]
+        counted, idx, approx = self._gather(lon, lat, radius_km, box, whole=True)
+        return counted + self._settle(lon, lat, radius_km, idx, approx, 0)[0]
 
     def all_within(self, lon: float, lat: float, radius_km: float,
                    box: BBox) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """(fids, distances km) of every place in *box* and within *radius_km*, unordered."""
-        _, idx = self._walk(lon, lat, radius_km, box, whole=False)
-        idx, _ = self._candidates(lon, lat, radius_km, box, idx)
+        _, idx, _ = self._gather(lon, lat, radius_km, box, whole=False)
         dist = self._exact(lon, lat, idx)
         near = dist <= radius_km
         return self.fid[idx[near]], dist[near]
@@ -308,8 +352,9 @@ class PlaceGrid:
                 k: int) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
         """(how many places lie in *box* within *radius_km*, then the fids and distances of
         the first *k* of them by distance, then fid)."""
-        counted, idx = self._walk(lon, lat, radius_km, box, whole=True)
-        matched, idx, dist = self._settle(lon, lat, radius_km, box, idx, k if not counted else 0)
+        counted, idx, approx = self._gather(lon, lat, radius_km, box, whole=True)
+        matched, idx, dist = self._settle(lon, lat, radius_km, idx, approx,
+                                          k if not counted else 0)  # fmt: skip
         matched += counted
         if counted and k > 0:  # nodes counted whole: find the k nearest in a smaller circle
             k = min(k, matched)
@@ -318,8 +363,8 @@ class PlaceGrid:
                 inner = degrees_around(lon, lat, reach) if reach < radius_km else box
                 part = BBox(max(box.west, inner.west), max(box.south, inner.south),
                             min(box.east, inner.east), min(box.north, inner.north))
-                _, idx = self._walk(lon, lat, reach, part, whole=False)
-                found, idx, dist = self._settle(lon, lat, reach, part, idx, k)
+                _, idx, approx = self._gather(lon, lat, reach, part, whole=False)
+                found, idx, dist = self._settle(lon, lat, reach, idx, approx, k)
                 if found >= k or reach >= radius_km:
                     break
                 reach = min(radius_km, reach * 2.0)

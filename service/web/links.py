@@ -45,11 +45,13 @@ class _CurrentURL:
     def __init__(self, request: Request) -> None:
         url = request.url
         self.base = url.components._replace(query="", fragment="").geturl() + "?"
-        self.pairs = parse_qsl(url.query, keep_blank_values=True)
+        # Each parameter encoded once (urlencode's quoting), for all the variants.
+        self.pairs = [(k, urlencode([(k, v)]))
+                      for k, v in parse_qsl(url.query, keep_blank_values=True)]  # fmt: skip
 
     def with_params(self, **params: Any) -> str:
-        kept = [(k, v) for k, v in self.pairs if k not in params]
-        return self.base + urlencode(kept + [(k, str(v)) for k, v in params.items()])
+        kept = [encoded for k, encoded in self.pairs if k not in params]
+        return self.base + "&".join([*kept, urlencode([(k, str(v)) for k, v in params.items()])])
 
 
 def current_links(request: Request, json_type: str = JSON,
