@@ -307,7 +307,6 @@ class LineIndex:
         self.chunk_first = np.ascontiguousarray(a[self.chunk_start])  # for upper bounds
         self.chunk_low_radius = np.array([_radii(s)[0] for s in low])
         self.chunk_high_radius = np.array([_radii(s)[1] for s in high])
-        self.nearest(float(np.degrees(np.arctan2(a[0, 1], a[0, 0]))), 0.0)  # compile or load
 
     def nearest(self, lon: float, lat: float, only_nearest: bool = False
                 ) -> list[NearestPoint | None]:  # fmt: skip
@@ -353,3 +352,14 @@ class LineIndex:
             return np.array([r[1] for r in rows]), np.array([r[2] / 1000.0 for r in rows])
         _, back, metres = GEOD.inv(np.full(n, lon), np.full(n, lat), plon, plat)
         return np.asarray(back), np.asarray(metres) / 1000.0
+
+
+def _compile() -> None:
+    """Compile the search (or load it from numba's cache), so no request waits for it."""
+    index = LineIndex([shapely.LineString([(24.0, 53.0), (24.5, 53.2), (25.0, 53.1)]),
+                       shapely.LineString([(24.0, 52.0), (25.0, 52.0)])])  # fmt: skip
+    index.nearest(24.2, 52.5)
+    index.nearest(24.2, 52.5, only_nearest=True)
+
+
+_compile()

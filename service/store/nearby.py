@@ -282,6 +282,8 @@ class PlaceGrid:
         at = _HEADER.size
         keys = np.frombuffer(blob, "<u4", n, at).astype(np.int64)
         at += 4 * n
+        # Writable arrays, as ``build`` makes: the compiled walk takes one kind of array.
+        blob = bytearray(blob)
         lon = np.frombuffer(blob, "<f8", n, at)
         lat = np.frombuffer(blob, "<f8", n, at + 8 * n)
         fid = np.frombuffer(blob, "<i8", n, at + 16 * n)
@@ -371,3 +373,17 @@ class PlaceGrid:
         fids = self.fid[idx]
         order = np.lexsort((fids, dist))[:max(k, 0)]
         return matched, fids[order], dist[order]
+
+
+def _compile() -> None:
+    """Compile the walk for the arrays a loaded grid has (or load it from numba's cache),
+    so no request waits for it: one small grid, each query once."""
+    grid = PlaceGrid.from_bytes(PlaceGrid.build(np.arange(3), np.array([24.0, 24.1, 24.2]),
+                                                np.array([53.0, 53.1, 53.2])).to_bytes())
+    box = degrees_around(24.05, 53.05, 20.0)
+    grid.count(24.05, 53.05, 20.0, box)
+    grid.all_within(24.05, 53.05, 20.0, box)
+    grid.nearest(24.05, 53.05, 20.0, box, 2)
+
+
+_compile()
