@@ -54,12 +54,11 @@ WORKDIR /app
 COPY geodata/ ./geodata/
 COPY service/ ./service/
 # The embedded store is built here, once: the root filesystem may be read-only at run time.
-# So is the machine code of the nearest-border and near-place searches (numba, compiled when
-# their modules are imported, for a generic x86-64 CPU): it is compiled into /opt/numba-cache
-# and copied to the writable cache directory at start, so a container does not spend its
-# first seconds compiling.
+# So is the machine code of the nearest-border and near-place searches (numba, for a generic
+# x86-64 CPU): it is compiled into /opt/numba-cache and copied to the writable cache
+# directory at start, so a container does not spend its first seconds compiling.
 RUN python -m compileall -q service && python -m service.cli build-store \
-    && NUMBA_CACHE_DIR=/opt/numba-cache python -c "import service.domain.line_index, service.store.nearby"
+    && NUMBA_CACHE_DIR=/opt/numba-cache python -c "from service.domain import line_index; from service.store import nearby; line_index.compile_search(); nearby.compile_walk()"
 
 USER 10001:10001
 EXPOSE 8000

@@ -655,8 +655,7 @@ def machine() -> dict[str, str]:
         "os": f"{_out(['sh', '-c', '. /etc/os-release && echo $PRETTY_NAME'])}, kernel "
         f"{os.uname().release}, Python {sys.version.split()[0]}",
         "postgres": psql("SELECT version()").split(" on ")[0] + ", PostGIS "
-        + psql("SELECT extversion FROM pg_extension WHERE extname = 'postgis'", "fa_scale_"
-               + str(min(int(k) for k in load_results().get("postgis", {"1000": 0}))))
+        + psql("SELECT default_version FROM pg_available_extensions WHERE name = 'postgis'")
         if load_results().get("postgis") else "not used",
         "commit": _out(["git", "rev-parse", "--short", "HEAD"]) + (" (dirty)" if dirty else ""),
         "pinning": (f"servers on core(s) {run.server_cpus()}, wrk on {run.wrk_cpus()}"

@@ -13,9 +13,10 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from service import __version__
+from service.domain import line_index
 from service.maps import content as maps
 from service.settings import Settings
-from service.store import open_store
+from service.store import nearby, open_store
 from service.store.base import FeatureStore
 from service.web import pages
 from service.web.health import Readiness
@@ -56,12 +57,18 @@ def create_app(settings: Settings | None = None, store: FeatureStore | None = No
         studio.start(app, settings.studio)  # studio (issue 11): saved maps, opened on first use
         logger.info("store: %s %s, data %s, opened in %.2f s", opened.info.backend,
                     opened.info.location, opened.info.data_version, opened.info.opened_seconds)
-        # Map pages' shared work (basemaps, the frontier map) is done in the background,
-        # so start-up does not wait for it and the first reader rarely does.
+        # The compiled searches (numba: loaded from its cache, or compiled once) and the
+        # map pages' shared work (basemaps, the frontier map) are done in the background,
+        # so start-up does not wait for them and the first reader rarely does.
         app.state.maps_ready = False
         readiness = app.state.readiness
 
         def warm_up() -> None:
+            try:
+                line_index.compile_search()
+                nearby.compile_walk()
+            except Exception:  # a query would compile them again, and say why it failed
+                logger.exception("compiling the searches failed")
             try:
                 maps.warm_up(opened.frontier)
             except Exception as exc:

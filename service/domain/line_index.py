@@ -354,12 +354,11 @@ class LineIndex:
         return np.asarray(back), np.asarray(metres) / 1000.0
 
 
-def _compile() -> None:
-    """Compile the search (or load it from numba's cache), so no request waits for it."""
+def compile_search() -> None:
+    """Compile the search (or load it from numba's cache: some 0.15 s), so that no request
+    waits for it; the app does it in the background at start-up. Without it the first
+    query compiles."""
     index = LineIndex([shapely.LineString([(24.0, 53.0), (24.5, 53.2), (25.0, 53.1)]),
                        shapely.LineString([(24.0, 52.0), (25.0, 52.0)])])  # fmt: skip
     index.nearest(24.2, 52.5)
     index.nearest(24.2, 52.5, only_nearest=True)
-
-
-_compile()
