@@ -325,7 +325,12 @@ class LineIndex:
         # step along the arc to where the geodesic from p meets it at a right angle.
         back, dist = self._geodesic(lon, lat, seg, foot)
         moved = _newton(self.frame, self.arc, seg, foot, back, dist)
-        _, moved_dist = self._geodesic(lon, lat, seg, moved)
+        # Most feet are an arc's end that the step cannot leave (it is clamped to the arc):
+        # only the points that moved are measured again.
+        moved_dist = dist.copy()
+        changed = np.flatnonzero(moved != foot)
+        if len(changed):
+            moved_dist[changed] = self._geodesic(lon, lat, seg[changed], moved[changed])[1]
         result: list[NearestPoint | None] = [None] * self.count
         plon, plat = _lonlat(self.frame, seg, moved)
         flon, flat = _lonlat(self.frame, seg, foot)
