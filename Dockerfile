@@ -57,8 +57,13 @@ COPY service/ ./service/
 # So is the machine code of the nearest-border and near-place searches (numba, for a generic
 # x86-64 CPU): it is compiled into /opt/numba-cache and copied to the writable cache
 # directory at start, so a container does not spend its first seconds compiling.
-RUN python -m compileall -q service && python -m service.cli build-store \
-    && NUMBA_CACHE_DIR=/opt/numba-cache python -c "from service.domain import line_index; from service.store import nearby; line_index.compile_search(); nearby.compile_walk()"
+# Every step here imports the compiled modules, and numba makes its cache directories on
+# import: all of them use /opt/numba-cache, and nothing is left in the image's /tmp (podman
+# copies it into the run-time tmpfs, root-owned, where uid 10001 could not write).
+RUN export NUMBA_CACHE_DIR=/opt/numba-cache \
+    && python -m compileall -q service && python -m service.cli build-store \
+    && python -c "from service.domain import line_index; from service.store import nearby; line_index.compile_search(); nearby.compile_walk()" \
+    && find /tmp -mindepth 1 -delete
 
 USER 10001:10001
 EXPOSE 8000

@@ -164,7 +164,8 @@ def container(podman_env, image, record_property) -> Iterator[tuple[str, str]]:
         # podman's bridge (private-range addresses).
         ["podman", "run", "-d", "--name", name, "--read-only", "--read-only-tmpfs=false",
          "--tmpfs", "/tmp:rw,size=64m", "--network", "host",
-         "-e", "HOST=127.0.0.1", "-e", f"PORT={port}", IMAGE], podman_env, 120,
+         "-e", "HOST=127.0.0.1", "-e", f"PORT={port}", "-e", "NUMBA_DEBUG_CACHE=1", IMAGE],
+        podman_env, 120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     try:
@@ -197,6 +198,17 @@ def test_image_runs_read_only_on_the_configured_port(podman_env, container, imag
     # matplotlib found MPLCONFIGDIR writable (else it warns, naming it, and uses a temporary dir).
     logs = _run(["podman", "logs", name], podman_env, 30)
     assert "MPLCONFIGDIR" not in logs.stdout + logs.stderr, logs.stderr[-2000:]
+
+    # The searches run on the machine code compiled at build: loaded, nothing compiled again.
+    for path in ("/locate?lon=30.0&lat=54.5", "/places?near=27.56,53.9"):
+        assert httpx.get(base + path, timeout=10).status_code == 200
+    logs = _run(["podman", "logs", name], podman_env, 30)
+    assert "[cache] data loaded" in logs.stdout + logs.stderr, logs.stdout[-2000:]
+    assert "[cache] data saved" not in logs.stdout + logs.stderr, logs.stdout[-2000:]
+    # Nothing is left in the image's /tmp: podman copies it, root-owned, into the tmpfs.
+    baked = _run(["podman", "run", "--rm", "--entrypoint", "find", IMAGE, "/tmp", "-mindepth", "1"],
+                 podman_env, 60)  # fmt: skip
+    assert baked.returncode == 0 and baked.stdout == "", baked.stdout
 
     # HEALTHCHECK probes PORT (a free port here, not the image's 8000).
     check = _run(["podman", "healthcheck", "run", name], podman_env, 60)
