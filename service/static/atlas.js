@@ -373,6 +373,13 @@
       if (!limit.contains(need) || z < minZoom) {
         limit = L.latLngBounds(limit.getSouthWest(), limit.getNorthEast()).extend(need);
         minZoom = Math.min(minZoom, z);
+        // and, where the view at that zoom is still larger than the limit, as large as
+        // the view (around the limit's middle, where Leaflet centres such a view)
+        var lo = map.project(limit.getNorthWest(), minZoom), hi = map.project(limit.getSouthEast(), minZoom);
+        var size = map.getSize(), gx = Math.max(0, (size.x - (hi.x - lo.x)) / 2 + 1),
+            gy = Math.max(0, (size.y - (hi.y - lo.y)) / 2 + 1);
+        limit = L.latLngBounds(map.unproject(lo.subtract([gx, gy]), minZoom),
+                               map.unproject(hi.add([gx, gy]), minZoom));
       }
     }
     return { bounds: limit, minZoom: Math.max(minZoom, 3) };
