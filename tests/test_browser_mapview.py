@@ -11,6 +11,7 @@ screenshots/mapview/ (gitignored).
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -360,4 +361,20 @@ def test_leader_lines_cross_no_label(browser, live_server, saved, name, width):
     _open(page, live_server + saved.get(name, name))
     result = page.evaluate(LEADERS_JS)
     assert result["through"] == [], result
+    context.close()
+
+
+# ------------------------------------------------------------------ 6. the data's date
+@pytest.mark.parametrize(("path", "said"), [
+    ("/maps/borders/BY-PL", r"Data as of \d{1,2} (January|February|March|April|May|June|July"
+                            r"|August|September|October|November|December) \d{4}"),
+    ("/maps/borders/BY-PL?lang=ru", r"Данные на \d{1,2} [а-я]+ \d{4} г\."),
+    ("/maps/borders/BY-PL?lang=be", r"Даныя на \d{1,2} [а-яіў]+ \d{4} г\."),
+])  # fmt: skip
+def test_the_data_date_is_written_for_readers(browser, live_server, path, said):
+    context, page = _page(browser, 768)
+    _open(page, live_server + path)
+    credit = page.locator(".fa-credit").inner_text().replace("\u00a0", " ")
+    assert re.search(said, credit), credit
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", credit), credit  # no ISO date, no version id
     context.close()
