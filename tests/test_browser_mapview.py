@@ -57,6 +57,11 @@ SAVED = {
              "annotations": [{"type": "marker", "lon": 37.62, "lat": 55.75, "text": "Moscow"}]},
     "north": {"title": "Up to Tallinn", "items": {"places": ["minsk", "vitebsk"]},
               "annotations": [{"type": "label", "lon": 24.75, "lat": 59.44, "text": "Tallinn"}]},
+    # six texts on one point, on Divin (a pile: leaders must fan out between them)
+    "pile": {"title": "A pile", "items": {"places": ["divin"], "borders": ["BY-UA"]},
+             "annotations": [{"type": "label", "lon": 24.57528, "lat": 51.95778, "text": t}
+                             for t in ("One label", "Second label", "Third", "Fourth",
+                                       "Fifth text", "Sixth")]},
     "belarusian": {"title": "Crossings", "lang": "be",
                    "items": {"crossings": ["brest-terespol", "yukhovichi-dolostsy"]}},
 }  # fmt: skip
@@ -355,7 +360,8 @@ LEADERS_JS = """() => {
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", ["/maps/frontier", "/maps/borders/BY-PL", "divin", "russia"])
+@pytest.mark.parametrize("name", ["/maps/frontier", "/maps/borders/BY-PL", "divin", "russia",
+                                  "pile"])
 def test_leader_lines_cross_no_label(browser, live_server, saved, name, width):
     context, page = _page(browser, width)
     _open(page, live_server + saved.get(name, name))

@@ -366,7 +366,8 @@
     var minZoom = boundsZoom(map, limit, true);
     var points = mustSee(d);
     if (points) {
-      var z = boundsZoom(map, points, false, L.point(2 * PAD, 2 * PAD));
+      // (a single point has no extent: its zoom is the map's maximum, or Infinity)
+      var z = Math.min(boundsZoom(map, points, false, L.point(2 * PAD, 2 * PAD)), map.getMaxZoom(), 18);
       var sw = map.project(points.getSouthWest(), z).add([-PAD - 1, PAD + 1]);
       var ne = map.project(points.getNorthEast(), z).add([PAD + 1, -PAD - 1]);
       var need = L.latLngBounds(map.unproject(sw, z), map.unproject(ne, z));
@@ -404,7 +405,7 @@
     var points = mustSee(d);
     if (zoom < min && points) {
       target = points;
-      zoom = boundsZoom(map, target, false, pad);
+      zoom = Math.min(boundsZoom(map, target, false, pad), map.getMaxZoom(), 18);
     }
     zoom = Math.min(Math.max(zoom, min), map.getMaxZoom());
     // the middle in projected pixels, as fitBounds takes it (not the mean latitude)
@@ -591,7 +592,16 @@
   // through nothing placed. Kept inside the frame. The data's labels are placed
   // afterwards, around them and off their leaders.
   function placeAnnotationTexts(root, frame, taken, soft, leaders) {
-    root.querySelectorAll('.fa-ann-anchor').forEach(function (anchor) {
+    // Texts put on the same point (within 3 px) make a pile: they go in a column beside
+    // the point, where the leaders fan out to them without crossing one another's text.
+    var anchors = Array.prototype.slice.call(root.querySelectorAll('.fa-ann-anchor'));
+    var piles = {};
+    anchors.forEach(function (anchor) {
+      var r = anchor.getBoundingClientRect(), key = Math.round(r.left / 3) + ',' + Math.round(r.top / 3);
+      anchor.faPile = piles[key] = piles[key] || [];
+      piles[key].push(anchor);
+    });
+    anchors.forEach(function (anchor) {
       var body = anchor.querySelector('.fa-ann-body'), leader = anchor.querySelector('.fa-ann-leader');
       body.style.left = body.style.top = '';
       leader.style.display = '';
@@ -603,10 +613,15 @@
       var far = [[w / 2 + gap, -(h / 2 + gap)], [-(w / 2 + gap), -(h / 2 + gap)],
                  [w / 2 + gap, h / 2 + gap], [-(w / 2 + gap), h / 2 + gap]];
       [2, 3].forEach(function (k) { far.push([0, -(h / 2 + gap * k + h * (k - 1))], [0, h / 2 + gap * k + h * (k - 1)]); });
+      var pile = anchor.faPile;
+      if (pile.length > 2) {
+        var k = pile.indexOf(anchor), dy = (k - (pile.length - 1) / 2) * (h + 3);
+        near = [[w / 2 + gap, dy], [-(w / 2 + gap), dy]];
+      }
       var line = function (r) {  // from the point to the text's nearest edge
         return [Math.min(Math.max(at.left, r.left), r.right), Math.min(Math.max(at.top, r.top), r.bottom)];
       };
-      var fits = function (o, avoid) {
+      var fits = function (o, avoid, anyLine) {
         var r = rect(home.left + o[0], home.top + o[1], w, h);
         var shift = r.left < frame.left + 4 ? frame.left + 4 - r.left
                   : r.right > frame.right - 4 ? frame.right - 4 - r.right : 0;
@@ -614,11 +629,17 @@
         var inside = r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
         var end = line(r), drawn = Math.hypot(end[0] - at.left, end[1] - at.top) > gap + 4;
         var ok = inside && free(r, avoid, leaders) &&
-                 (!drawn || clearLine(at.left, at.top, end[0], end[1], avoid));
+                 (anyLine || !drawn || clearLine(at.left, at.top, end[0], end[1], avoid));
         return { r: r, dx: o[0] + shift, dy: o[1], ok: ok };
       };
-      var spot = bestSpot(near.concat(far), function (o, avoid) {
+      var spots = near.concat(far);
+      var spot = bestSpot(spots, function (o, avoid) {
         var f = fits(o, avoid);
+        return f.ok ? f : null;
+      }, taken, soft) || bestSpot(spots, function (o, avoid) {
+        // a pile of texts on one point: a leader may then cross a text rather than a
+        // text cover a dot
+        var f = fits(o, avoid, true);
         return f.ok ? f : null;
       }, taken, soft);
       if (!spot) spot = fits([0, 0], taken);  // nowhere free: where it was put
