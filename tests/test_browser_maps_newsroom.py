@@ -298,7 +298,9 @@ def test_caption_leads_with_the_cited_figure_and_hides_method(browser, live_serv
 def test_border_map_shows_data_date_and_timeline(browser, live_server):
     context, page = _page(browser, 768)
     _open(page, f"{live_server}/maps/borders/BY-PL")
-    assert re.search(r"Data as of \d{4}-\d{2}-\d{2}", page.locator(".fa-credit").inner_text())
+    # the day written for readers ("Data as of 20 November 2025"), not an ISO date
+    assert re.search(r"Data as of \d{1,2}\s[A-Z][a-z]+\s\d{4}",
+                     page.locator(".fa-credit").inner_text())
     items = page.locator(".fa-timeline li")
     assert items.count() >= 3
     assert "Poland closes the Kuźnica–Bruzgi crossing" in page.locator(".fa-timeline").inner_text()

@@ -24,7 +24,13 @@ from service.maps.context_layers import RIVER_WEIGHTS
 from service.maps.flags import MapFlags
 from service.maps.labels import PART_LABEL_SHARE, label_points, part_label_points
 from service.maps.specs import Annotation, PageTexts
-from service.maps.strings import UI, border_name, credit_label, data_attribution_html
+from service.maps.strings import (
+    UI,
+    border_name,
+    credit_label,
+    data_attribution_html,
+    format_date,
+)
 
 if TYPE_CHECKING:
     from service.maps.content import MapContent, MapPoint
@@ -176,13 +182,16 @@ def _attribution(content: MapContent) -> str:
 
 
 def credit_as_of(content: MapContent, caption: str) -> str:
-    """The credit line's "Data as of …": empty without a data date, or when *caption*
-    already says it (a saved map's caption names the data its version is drawn from),
-    so that the page and the image state it once."""
+    """The credit line's "Data as of …", the day written for readers ("Data as of
+    20 November 2025"): empty without a data date, or when *caption* already says it (a
+    saved map's caption names the data its version is drawn from, in either form), so
+    that the page and the image state it once."""
     if not content.data_as_of:
         return ""
-    as_of = UI[content.lang]["as_of"].format(date=content.data_as_of)
-    return "" if as_of in caption else as_of
+    template = UI[content.lang]["as_of"]
+    as_of = template.format(date=format_date(content.data_as_of, content.lang))
+    said = (as_of, template.format(date=content.data_as_of))
+    return "" if any(s in caption for s in said) else as_of
 
 
 def _context_json(content: MapContent) -> dict[str, Any] | None:

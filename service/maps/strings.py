@@ -275,6 +275,30 @@ def format_int(value: int, lang: str) -> str:
     return f"{value:,}".replace(",", "\u202f" if lang != "en" else ",")
 
 
+#: Month names as a date writes them (Russian and Belarusian in the genitive: "20 ноября").
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+    "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+           "сентября", "октября", "ноября", "декабря"),
+    "be": ("студзеня", "лютага", "сакавіка", "красавіка", "мая", "чэрвеня", "ліпеня",
+           "жніўня", "верасня", "кастрычніка", "лістапада", "снежня"),
+}  # fmt: skip
+
+
+def format_date(iso: str, lang: str) -> str:
+    """A day (``YYYY-MM-DD``, or a timestamp that begins with one) as readers of *lang*
+    write it: "20 November 2025", "20 ноября 2025 г.", "20 лістапада 2025 г." (with
+    no-break spaces); text that is not such a day is returned as it is."""
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", iso)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return iso
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    # no-break spaces: a caption wrapped (or cut) line by line keeps the day whole
+    text = f"{day}\u00a0{_MONTHS[lang][month - 1]}\u00a0{year}"
+    return text if lang == "en" else f"{text}\u00a0г."
+
+
 #: A journalist's own lead-in ("Source: …", "Graphic: …", "Карта: …"): a few words
 #: and a colon at the start of the text.
 _OWN_LEAD_IN = re.compile(r"^[^:\n]{1,24}:\s")

@@ -227,20 +227,33 @@
     (d.annotations || []).forEach(function (a) { addAnnotation(map, a); });
 
     controls(map, d, t);
-    // A page framed in a hidden or zero-sized iframe (a closed tab, an accordion, lazy
-    // layout) has no size yet: fitting to it gives NaN. Show the centre for now and fit
-    // the map the first time it gets a size.
-    var unsized = !hasSize(map);
+    // The intended view (FA.home): the content fitted to the map's size, within the view
+    // limit. Until the reader moves the map, every size change (a frame grown from no
+    // height by a CMS or pym.js, a hidden tab shown, full screen, a rotated phone) fits it
+    // again, so the view a reader first sees depends only on the map's final size, not
+    // on the order in which size, fonts and labels settled. A frame with no size yet
+    // shows the centre (fitting to it gives NaN) and is fitted once it gets one.
+    FA.moved = false;
     var home = function (instant) {
       if (!hasSize(map)) {
         map.setView(L.latLngBounds(d.bounds).getCenter(), 6, { animate: false });
         return;
       }
-      map.fitBounds(d.bounds, { padding: [18, 18], animate: !REDUCED && !instant });
+      var view = homeView(map, d);
+      map.setView(view.center, view.zoom, { animate: !REDUCED && !instant });
+    };
+    FA.home = home;
+    FA.homeView = function () { return homeView(map, d); };  // read-only, for tests
+    var staticBounds = function () { if (d.static) map.setMaxBounds(map.getBounds().pad(0.05)); };
+    var refit = function () {
+      if (!hasSize(map)) return;
+      limitView(map, d);
+      if (!FA.moved) home(true);
+      staticBounds();
     };
     limitView(map, d);
-    home();
-    FA.home = home;
+    home(true);
+    staticBounds();
     declutter(map);
     // Labels are placed after every move, and again a moment later: a pass made while a
     // zoom animation is still settling measures moved boxes and hid labels needlessly.
@@ -251,35 +264,26 @@
       again = setTimeout(function () { declutter(map); }, 150);
     };
     map.on('zoomend moveend resize', place);
+    map.on('resize', refit);  // Leaflet fires it only when the size really changed
+    readerMoves(map);
+    // Leaflet follows the window's size; a container resized by its page alone (a
+    // grid, an accordion, a frame whose width is set by script) is followed here.
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize({ animate: false }); })
+        .observe(map.getContainer());
+    }
     // and once the page has settled (the inset's opening transition lasts 0.6 s)
     // and says so (data-settled: tests and screenshot tools wait for it, not a guess).
+    // The last fit is made then, for the size the map has ended with.
     setTimeout(function () {
       var fonts = document.fonts ? document.fonts.ready : Promise.resolve();
       fonts.then(function () {  // label widths are final once the fonts are
+        map.invalidateSize({ animate: false });
+        refit();
         declutter(map);
         root.setAttribute('data-settled', 'true');
       });
     }, 800);
-    var staticBounds = function () { if (d.static) map.setMaxBounds(map.getBounds().pad(0.05)); };
-    map.on('resize', function (e) {
-      limitView(map, d);
-      // Grown from nothing (the frame was hidden or squeezed to no height): fit again.
-      if (!unsized && (e.oldSize.x === 0 || e.oldSize.y === 0) && hasSize(map)) home(true);
-    });
-    if (!unsized) staticBounds();
-    else if (window.ResizeObserver) {
-      var sizing = new ResizeObserver(function () {
-        map.invalidateSize({ animate: false });
-        if (!hasSize(map)) return;
-        sizing.disconnect();
-        unsized = false;
-        limitView(map, d);
-        home(true);
-        staticBounds();
-        place();
-      });
-      sizing.observe(map.getContainer());
-    }
 
     map.attributionControl.setPrefix(d.prefix || false);
     map.attributionControl.addAttribution(d.attribution);
@@ -322,10 +326,8 @@
     var room = Math.floor(window.innerHeight - other);
     var h = Math.max(Math.min(own, 260), Math.min(room, Math.round(own * 1.6)));
     box.style.height = Math.abs(h - own) > 1 ? h + 'px' : '';
-    if (box.style.height !== before) {
-      FA.map.invalidateSize({ animate: false });
-      if (FA.home) FA.home(true);
-    }
+    // the map's resize event fits the view again (unless the reader has moved it)
+    if (box.style.height !== before) FA.map.invalidateSize({ animate: false });
   };
 
   // Land is land: the reader never sees past the basemap. The map may not be panned
@@ -335,13 +337,101 @@
     return size.x > 0 && size.y > 0;
   }
 
+  // Leaflet's getBoundsZoom, without the clamp to the map's current minimum zoom (which
+  // a smaller size set earlier, and which is what is being worked out).
+  function boundsZoom(map, bounds, inside, padding) {
+    var min = map.options.minZoom;
+    map.options.minZoom = 0;
+    var z = map.getBoundsZoom(bounds, inside, padding);
+    map.options.minZoom = min;
+    return z;
+  }
+
+  var PAD = 18;  // pixels between the content and the map's edge in the fitted view
+
+  // What the reader must see: the places, checkpoints and the journalist's marks (the
+  // content's bounds also hold lines and areas, which may run off the limit).
+  function mustSee(d) {
+    var lls = [];
+    d.places.concat(d.crossings).forEach(function (p) { lls.push(p.ll); });
+    (d.annotations || []).forEach(function (a) { lls = lls.concat(a.ll); });
+    return lls.length ? L.latLngBounds(lls) : null;
+  }
+
+  // The limit for this size: the data's extent, widened where the points that must be
+  // seen need more room at this aspect ratio than it has (a wide set of places on a
+  // tall phone map, a mark beyond the data): content first, then land.
+  function viewLimit(map, d) {
+    var limit = L.latLngBounds(d.viewLimit);
+    var minZoom = boundsZoom(map, limit, true);
+    var points = mustSee(d);
+    if (points) {
+      // (a single point has no extent: its zoom is the map's maximum, or Infinity)
+      var z = Math.min(boundsZoom(map, points, false, L.point(2 * PAD, 2 * PAD)), map.getMaxZoom(), 18);
+      var sw = map.project(points.getSouthWest(), z).add([-PAD - 1, PAD + 1]);
+      var ne = map.project(points.getNorthEast(), z).add([PAD + 1, -PAD - 1]);
+      var need = L.latLngBounds(map.unproject(sw, z), map.unproject(ne, z));
+      if (!limit.contains(need) || z < minZoom) {
+        limit = L.latLngBounds(limit.getSouthWest(), limit.getNorthEast()).extend(need);
+        minZoom = Math.min(minZoom, z);
+        // and, where the view at that zoom is still larger than the limit, as large as
+        // the view (around the limit's middle, where Leaflet centres such a view)
+        var lo = map.project(limit.getNorthWest(), minZoom), hi = map.project(limit.getSouthEast(), minZoom);
+        var size = map.getSize(), gx = Math.max(0, (size.x - (hi.x - lo.x)) / 2 + 1),
+            gy = Math.max(0, (size.y - (hi.y - lo.y)) / 2 + 1);
+        limit = L.latLngBounds(map.unproject(lo.subtract([gx, gy]), minZoom),
+                               map.unproject(hi.add([gx, gy]), minZoom));
+      }
+    }
+    return { bounds: limit, minZoom: Math.max(minZoom, 3) };
+  }
+
   function limitView(map, d) {
     if (!d.viewLimit || !hasSize(map)) return;
-    var limit = L.latLngBounds(d.viewLimit);
+    var limit = viewLimit(map, d);
     map.options.maxBoundsViscosity = 1;
-    map.setMaxBounds(limit);
-    var z = map.getBoundsZoom(limit, true);
-    map.setMinZoom(Math.max(z, 3));
+    map.setMaxBounds(limit.bounds);
+    map.setMinZoom(limit.minZoom);
+  }
+
+  // The view FA.home shows at the map's present size: the content's bounds fitted (as
+  // fitBounds would), else, when the limit cannot hold them at this aspect ratio, the
+  // points that must be seen; then kept inside the limit as Leaflet would keep it.
+  function homeView(map, d) {
+    var pad = L.point(2 * PAD, 2 * PAD);
+    var target = L.latLngBounds(d.bounds);
+    var min = d.viewLimit ? viewLimit(map, d).minZoom : map.getMinZoom();
+    var zoom = boundsZoom(map, target, false, pad);
+    var points = mustSee(d);
+    if (zoom < min && points) {
+      target = points;
+      zoom = Math.min(boundsZoom(map, target, false, pad), map.getMaxZoom(), 18);
+    }
+    zoom = Math.min(Math.max(zoom, min), map.getMaxZoom());
+    // the middle in projected pixels, as fitBounds takes it (not the mean latitude)
+    var center = map.unproject(map.project(target.getSouthWest(), zoom)
+      .add(map.project(target.getNorthEast(), zoom)).divideBy(2), zoom);
+    if (d.viewLimit) center = map._limitCenter(center, zoom, viewLimit(map, d).bounds);
+    return { center: center, zoom: zoom };
+  }
+
+  // The reader has moved the map (dragged, zoomed, used the keys, opened a popup): a
+  // later size change keeps their view instead of fitting the map's own again.
+  function readerMoves(map) {
+    var root = map.getContainer();
+    var moved = function () { FA.moved = true; };
+    map.on('dragstart boxzoomend dblclick popupopen', moved);
+    root.addEventListener('keydown', function (e) {
+      if (/^(Arrow|\+$|-$|=$|_$)/.test(e.key)) moved();
+    }, true);
+    root.addEventListener('wheel', function (e) {
+      if (e.ctrlKey || e.metaKey || map.scrollWheelZoom.enabled()) moved();
+    }, { capture: true, passive: true });
+    root.addEventListener('touchstart', function (e) { if (e.touches.length > 1) moved(); },
+                          { capture: true, passive: true });
+    root.addEventListener('click', function (e) {
+      if (e.target.closest && e.target.closest('.leaflet-control-zoom')) moved();
+    }, true);
   }
 
   // Zoom, full screen, reset view and scale bar, in the page's language; the controls
@@ -363,6 +453,7 @@
           L.DomEvent.on(a, 'click', function (e) {
             L.DomEvent.preventDefault(e);
             map.closePopup();
+            FA.moved = false;  // the reader asked for the map's own view: it is kept on resize again
             FA.home();
           });
           bar.appendChild(a);
@@ -393,13 +484,124 @@
     return { left: left, top: top, right: left + w, bottom: top + h };
   }
 
+  // Does the segment from (x0, y0) to (x1, y1) pass through box r? (Liang-Barsky clipping,
+  // page pixels.) A leader line may not run through a label or a text.
+  function crosses(x0, y0, x1, y1, r) {
+    var t0 = 0, t1 = 1, dx = x1 - x0, dy = y1 - y0;
+    var p = [-dx, dx, -dy, dy], q = [x0 - r.left, r.right - x0, y0 - r.top, r.bottom - y0];
+    for (var i = 0; i < 4; i++) {
+      if (p[i] === 0) { if (q[i] <= 0) return false; continue; }
+      var t = q[i] / p[i];
+      if (p[i] < 0) { if (t > t1) return false; if (t > t0) t0 = t; }
+      else { if (t < t0) return false; if (t < t1) t1 = t; }
+    }
+    return t1 - t0 > 1e-6;
+  }
+
+  // Free for a box: inside nothing taken, and no leader line through it.
+  function free(r, taken, leaders) {
+    return !taken.some(function (q) { return overlaps(q, r); }) &&
+           !leaders.some(function (s) { return crosses(s[0], s[1], s[2], s[3], r); });
+  }
+
+  // A leader from (x0, y0) to (x1, y1) that runs through nothing already placed (its
+  // start excepted: a dot, pin or badge the line starts under, such as the dot of the
+  // place it points at; a text it starts under counts).
+  function clearLine(x0, y0, x1, y1, taken) {
+    return !taken.some(function (q) {
+      var start = x0 >= q.left && x0 <= q.right && y0 >= q.top && y0 <= q.bottom &&
+                  q.right - q.left <= 24 && q.bottom - q.top <= 24;
+      return !start && crosses(x0, y0, x1, y1, q);
+    });
+  }
+
+  // How much of box r the boxes in *boxes* cover (square pixels).
+  function covered(r, boxes) {
+    return boxes.reduce(function (sum, q) {
+      var w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+      var h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      return sum + (w > 0 && h > 0 ? w * h : 0);
+    }, 0);
+  }
+
+  // The first of *spots* that fits(spot, avoid) accepts with avoid = taken + soft; else
+  // the one, among those that fit with taken alone, that covers the least of soft.
+  function bestSpot(spots, fits, taken, soft) {
+    var hard = taken.concat(soft), best = null, least = Infinity;
+    for (var i = 0; i < spots.length; i++) {
+      var f = fits(spots[i], hard);
+      if (f) return f;
+    }
+    spots.forEach(function (o) {
+      var f = fits(o, taken);
+      if (!f) return;
+      var c = covered(f.r, soft);
+      if (c < least) { least = c; best = f; }
+    });
+    return best;
+  }
+
+  // Where the towns' names would go (their preferred side): the journalist's texts keep
+  // off them where they can, so that a text put on a town does not hide its name.
+  function preferredLabelBoxes(root) {
+    var out = [];
+    root.querySelectorAll('.fa-place .fa-label').forEach(function (label) {
+      var point = label.parentNode.parentNode;
+      if (!point.dataset.side) point.dataset.side = point.classList.contains('fa-side-left') ? 'left' : 'right';
+      setSide(point, point.dataset.side);
+      var r = label.getBoundingClientRect();
+      if (r.width) out.push(r);
+    });
+    return out;
+  }
+
+  // A journalist's marker keeps its text beside the pin: right, else left, above or below,
+  // whichever is inside the map and covers no dot, control, text or town name.
+  function placeMarkerTexts(root, frame, taken, soft) {
+    root.querySelectorAll('.fa-ann-marker').forEach(function (marker) {
+      var text = marker.querySelector('.fa-ann-text');
+      if (!text) return;
+      text.style.left = text.style.top = '';
+      var home = text.getBoundingClientRect();
+      if (!home.width) return;
+      var pin = marker.getBoundingClientRect(), w = home.width, h = home.height;
+      var spots = [[0, 0], [pin.left - 2 - w - home.left, 0],
+                   [pin.left + pin.width / 2 - w / 2 - home.left, pin.top - 1 - h - home.top],
+                   [pin.left + pin.width / 2 - w / 2 - home.left, pin.bottom + 1 - home.top]];
+      var fits = function (o, avoid) {
+        var r = rect(home.left + o[0], home.top + o[1], w, h);
+        var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
+                     r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
+        return inside && !avoid.some(function (q) { return overlaps(q, r); }) ? { r: r, o: o } : null;
+      };
+      var spot = bestSpot(spots, fits, taken, soft) || { r: rect(home.left, home.top, w, h), o: [0, 0] };
+      var chosen = spot.r, at = spot.o;
+      var base = [parseFloat(getComputedStyle(text).left) || 0, parseFloat(getComputedStyle(text).top) || 0];
+      if (at[0] || at[1]) {
+        text.style.left = (base[0] + at[0]) + 'px';
+        text.style.top = (base[1] + at[1]) + 'px';
+      }
+      taken.push(chosen);
+    });
+  }
+
   // The journalist's own texts come first and are always shown: centred on their point
-  // when that covers no dot, control or other text, else just above, below, beside or
-  // further off, with a leader line back to the point once they are not beside it (a
-  // label put on a town keeps the town's dot and name readable). Kept inside the frame.
-  // The data's labels are placed afterwards, around them.
-  function placeAnnotationTexts(root, frame, taken) {
-    root.querySelectorAll('.fa-ann-anchor').forEach(function (anchor) {
+  // when that covers no dot, control, other text or town name, else just above, below,
+  // beside or further off, with a leader line back to the point once they are not beside
+  // it (a label put on a town keeps the town's dot and name readable); the leader runs
+  // through nothing placed. Kept inside the frame. The data's labels are placed
+  // afterwards, around them and off their leaders.
+  function placeAnnotationTexts(root, frame, taken, soft, leaders) {
+    // Texts put on the same point (within 3 px) make a pile: they go in a column beside
+    // the point, where the leaders fan out to them without crossing one another's text.
+    var anchors = Array.prototype.slice.call(root.querySelectorAll('.fa-ann-anchor'));
+    var piles = {};
+    anchors.forEach(function (anchor) {
+      var r = anchor.getBoundingClientRect(), key = Math.round(r.left / 3) + ',' + Math.round(r.top / 3);
+      anchor.faPile = piles[key] = piles[key] || [];
+      piles[key].push(anchor);
+    });
+    anchors.forEach(function (anchor) {
       var body = anchor.querySelector('.fa-ann-body'), leader = anchor.querySelector('.fa-ann-leader');
       body.style.left = body.style.top = '';
       leader.style.display = '';
@@ -411,23 +613,41 @@
       var far = [[w / 2 + gap, -(h / 2 + gap)], [-(w / 2 + gap), -(h / 2 + gap)],
                  [w / 2 + gap, h / 2 + gap], [-(w / 2 + gap), h / 2 + gap]];
       [2, 3].forEach(function (k) { far.push([0, -(h / 2 + gap * k + h * (k - 1))], [0, h / 2 + gap * k + h * (k - 1)]); });
-      var fits = function (o) {
+      var pile = anchor.faPile;
+      if (pile.length > 2) {
+        var k = pile.indexOf(anchor), dy = (k - (pile.length - 1) / 2) * (h + 3);
+        near = [[w / 2 + gap, dy], [-(w / 2 + gap), dy]];
+      }
+      var line = function (r) {  // from the point to the text's nearest edge
+        return [Math.min(Math.max(at.left, r.left), r.right), Math.min(Math.max(at.top, r.top), r.bottom)];
+      };
+      var fits = function (o, avoid, anyLine) {
         var r = rect(home.left + o[0], home.top + o[1], w, h);
         var shift = r.left < frame.left + 4 ? frame.left + 4 - r.left
                   : r.right > frame.right - 4 ? frame.right - 4 - r.right : 0;
         r = rect(r.left + shift, r.top, w, h);
         var inside = r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
-        return { r: r, dx: o[0] + shift, dy: o[1], ok: inside && !taken.some(function (q) { return overlaps(q, r); }) };
+        var end = line(r), drawn = Math.hypot(end[0] - at.left, end[1] - at.top) > gap + 4;
+        var ok = inside && free(r, avoid, leaders) &&
+                 (anyLine || !drawn || clearLine(at.left, at.top, end[0], end[1], avoid));
+        return { r: r, dx: o[0] + shift, dy: o[1], ok: ok };
       };
-      var spot = null;
-      near.concat(far).some(function (o) { var f = fits(o); if (f.ok) spot = f; return f.ok; });
-      if (!spot) spot = fits([0, 0]);  // nowhere free: where it was put
+      var spots = near.concat(far);
+      var spot = bestSpot(spots, function (o, avoid) {
+        var f = fits(o, avoid);
+        return f.ok ? f : null;
+      }, taken, soft) || bestSpot(spots, function (o, avoid) {
+        // a pile of texts on one point: a leader may then cross a text rather than a
+        // text cover a dot
+        var f = fits(o, avoid, true);
+        return f.ok ? f : null;
+      }, taken, soft);
+      if (!spot) spot = fits([0, 0], taken);  // nowhere free: where it was put
       if (spot.dx) body.style.left = spot.dx + 'px';
       if (spot.dy) body.style.top = spot.dy + 'px';
       taken.push(spot.r);
-      // The leader: from just off the point to the text's nearest edge.
-      var nx = Math.min(Math.max(at.left, spot.r.left), spot.r.right) - at.left;
-      var ny = Math.min(Math.max(at.top, spot.r.top), spot.r.bottom) - at.top;
+      var end = line(spot.r);
+      var nx = end[0] - at.left, ny = end[1] - at.top;
       var len = Math.sqrt(nx * nx + ny * ny);
       if (len > gap + 4) {
         leader.style.left = (5 * nx / len) + 'px';
@@ -435,47 +655,70 @@
         leader.style.width = (len - 7) + 'px';
         leader.style.transform = 'rotate(' + Math.atan2(ny, nx) + 'rad)';
         leader.style.display = 'block';
+        leaders.push([at.left + 5 * nx / len, at.top + 5 * ny / len, end[0], end[1]]);
       }
     });
   }
 
+  var SIDES = ['left', 'right', 'top', 'bottom', 'ne', 'se', 'nw', 'sw'];
+
+  function setSide(point, side) {
+    SIDES.forEach(function (s) { point.classList.remove('fa-side-' + s); });
+    point.classList.add('fa-side-' + side);
+  }
+
   // Numbered badges that would cover each other move apart (a leader line joins each
-  // moved badge to its true position); then labels, most important first, take their
-  // preferred side, else the other, else above or below, else hide (the badge stays and the key names it).
-  // Labels never cover a control, a badge, a dot or run off the map.
+  // moved badge to its true position, running through no text or dot); then labels, most
+  // important first, take their preferred side, else the other, else above or below,
+  // else a corner, else hide (the badge stays and the key names it).
+  // Labels never cover a control, a badge, a dot, a journalist's text or a leader line,
+  // nor run off the map.
   function declutter(map) {
     var root = map.getContainer();
     var frame = root.getBoundingClientRect();
-    var taken = [];
+    var taken = [], leaders = [];
     root.querySelectorAll('.leaflet-control').forEach(function (c) {
       var r = c.getBoundingClientRect();
       if (r.width && r.height) taken.push({ left: r.left - 4, top: r.top - 4, right: r.right + 4, bottom: r.bottom + 4 });
     });
     root.querySelectorAll('.fa-dot').forEach(function (e) { taken.push(e.getBoundingClientRect()); });
-    root.querySelectorAll('.fa-ann-marker .fa-ann-pin, .fa-ann-marker .fa-ann-text')
+    root.querySelectorAll('.fa-ann-marker .fa-ann-pin')
       .forEach(function (e) { var r = e.getBoundingClientRect(); if (r.width) taken.push(r); });
-    placeAnnotationTexts(root, frame, taken);
+    // Badges at their true positions, and the towns' names: the journalist's texts keep
+    // off them where they can (a text on a checkpoint would push its badge away).
     var badges = Array.prototype.slice.call(root.querySelectorAll('.fa-crossing'));
+    badges.forEach(function (marker) {
+      marker.querySelector('.fa-pin').style.transform = '';
+      marker.classList.remove('fa-moved');
+    });
+    var soft = preferredLabelBoxes(root).concat(badges.map(function (marker) {
+      return (marker.querySelector('.fa-num') || marker).getBoundingClientRect();
+    }));
+    placeMarkerTexts(root, frame, taken, soft);
+    placeAnnotationTexts(root, frame, taken, soft, leaders);
     badges.sort(function (a, b) { return (+a.dataset.n) - (+b.dataset.n); });
     var R = 24, dirs = [[0, -1], [1, 0], [0, 1], [-1, 0], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7], [-0.7, -0.7]];
     badges.forEach(function (marker) {
       var pin = marker.querySelector('.fa-pin'), leader = marker.querySelector('.fa-leader');
-      pin.style.transform = '';
-      marker.classList.remove('fa-moved');
       // The badge itself, not its label: labels are placed afterwards, by importance,
       // so a crossing's long name does not push a regional centre's label off the map.
       var home = (marker.querySelector('.fa-num') || marker).getBoundingClientRect();
+      var cx = home.left + home.width / 2, cy = home.top + home.height / 2;
       var placedRect = null, dx = 0, dy = 0;
-      var tries = [[0, 0]];
-      [1, 1.6].forEach(function (k) { dirs.forEach(function (v) { tries.push([v[0] * R * k, v[1] * R * k]); }); });
-      tries.some(function (o) {
+      var fits = function (o, avoid) {
         var r = rect(home.left + o[0] - 1, home.top + o[1] - 1, home.width + 2, home.height + 2);
         var inside = r.left >= frame.left && r.right <= frame.right && r.top >= frame.top && r.bottom <= frame.bottom;
-        if (!inside && (o[0] || o[1])) return false;
-        if (taken.some(function (q) { return overlaps(q, r); })) return false;
-        placedRect = r; dx = o[0]; dy = o[1];
-        return true;
-      });
+        if (!inside && (o[0] || o[1])) return null;
+        if (!free(r, avoid, leaders)) return null;
+        // its leader, from the true position to the badge, runs through nothing placed
+        if ((o[0] || o[1]) && !clearLine(cx, cy, cx + o[0], cy + o[1], avoid)) return null;
+        return { r: r, o: o };
+      };
+      // At its true position if that is free; else moved, off the towns' names if it can be.
+      var moves = [];
+      [1, 1.6].forEach(function (k) { dirs.forEach(function (v) { moves.push([v[0] * R * k, v[1] * R * k]); }); });
+      var spot = fits([0, 0], taken) || bestSpot(moves, fits, taken, soft);
+      if (spot) { placedRect = spot.r; dx = spot.o[0]; dy = spot.o[1]; }
       if (!placedRect) placedRect = home;
       taken.push(placedRect);
       if (dx || dy) {
@@ -484,6 +727,10 @@
         leader.style.width = len + 'px';
         leader.style.transform = 'rotate(' + Math.atan2(dy, dx) + 'rad)';
         marker.classList.add('fa-moved');
+        // up to the badge's edge: the rest is under the badge
+        var k = Math.max(0, (len - home.width / 2) / len);
+        leaders.push([cx, cy, cx + dx * k, cy + dy * k]);
+        taken.push(rect(cx - 4, cy - 4, 8, 8));  // the mark at its true position
       }
     });
     var labels = Array.prototype.slice.call(root.querySelectorAll('.fa-label'));
@@ -492,22 +739,21 @@
       var point = label.parentNode.parentNode;
       if (!point.dataset.side) point.dataset.side = point.classList.contains('fa-side-left') ? 'left' : 'right';
       var first = point.dataset.side, other = first === 'left' ? 'right' : 'left';
+      var corners = first === 'left' ? ['nw', 'sw', 'ne', 'se'] : ['ne', 'se', 'nw', 'sw'];
       label.style.visibility = '';
-      var placed = [first, other, 'top', 'bottom'].some(function (side) {
-        point.classList.remove('fa-side-left', 'fa-side-right', 'fa-side-top', 'fa-side-bottom');
-        point.classList.add('fa-side-' + side);
+      var placed = [first, other, 'top', 'bottom'].concat(corners).some(function (side) {
+        setSide(point, side);
         var r = label.getBoundingClientRect();
         var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
                      r.top >= frame.top && r.bottom <= frame.bottom;
-        if (inside && !taken.some(function (q) { return overlaps(q, r); })) {
+        if (inside && free(r, taken, leaders)) {
           taken.push(r);
           return true;
         }
         return false;
       });
       if (!placed) {
-        point.classList.remove('fa-side-left', 'fa-side-right', 'fa-side-top', 'fa-side-bottom');
-        point.classList.add('fa-side-' + first);
+        setSide(point, first);
         label.style.visibility = 'hidden';
       }
     });
@@ -521,7 +767,7 @@
         var r = span.getBoundingClientRect();
         var inside = r.left >= frame.left + 2 && r.right <= frame.right - 2 &&
                      r.top >= frame.top + 2 && r.bottom <= frame.bottom - 2;
-        if (inside && !taken.some(function (q) { return overlaps(q, r); })) {
+        if (inside && free(r, taken, leaders)) {
           taken.push(r);
           return true;
         }
@@ -590,7 +836,13 @@
       aimingRectOptions: { className: 'fa-inset-aim', weight: 2, interactive: false },
       shadowRectOptions: { className: 'fa-inset-shadow', weight: 1, interactive: false },
       strings: { hideText: t.inset_hide || 'Hide the overview map', showText: t.inset_show || 'Show the overview map' }
-    }).addTo(map);
+    });
+    // The inset is a locator with a fixed centre: it never moves the main map. (The
+    // plug-in sets the main map to the inset's centre whenever the inset moves on its
+    // own, as when its frame gets a size: a Divin map grown from a 0-px iframe ended up
+    // on Minsk.)
+    mini._onMiniMapMoved = function () { this._mainMapMoving = false; };
+    mini.addTo(map);
     var button = mini._toggleDisplayButton;
     if (button) {
       button.setAttribute('role', 'button');
