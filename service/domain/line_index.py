@@ -331,18 +331,19 @@ class LineIndex:
         changed = np.flatnonzero(moved != foot)
         if len(changed):
             moved_dist[changed] = self._geodesic(lon, lat, seg[changed], moved[changed])[1]
+        # Per line, its best finalist (the first of equals), then its point.
+        better = moved_dist < dist
+        theta = np.where(better, moved, foot)
+        dist = np.where(better, moved_dist, dist).tolist()
+        best: dict[int, int] = {}
+        for i, owner in enumerate(owners.tolist()):
+            if owner not in best or dist[i] < dist[best[owner]]:
+                best[owner] = i
+        picked = np.array(list(best.values()), dtype=np.int64)
+        plon, plat = _lonlat(self.frame, seg[picked], theta[picked])
         result: list[NearestPoint | None] = [None] * self.count
-        plon, plat = _lonlat(self.frame, seg, moved)
-        flon, flat = _lonlat(self.frame, seg, foot)
-        for i in range(len(seg)):
-            owner = int(owners[i])
-            if moved_dist[i] < dist[i]:
-                found = NearestPoint(float(plon[i]), float(plat[i]), float(moved_dist[i]))
-            else:
-                found = NearestPoint(float(flon[i]), float(flat[i]), float(dist[i]))
-            held = result[owner]
-            if held is None or found.distance_km < held.distance_km:
-                result[owner] = found
+        for j, (owner, i) in enumerate(best.items()):
+            result[owner] = NearestPoint(float(plon[j]), float(plat[j]), dist[i])
         return result
 
     def _geodesic(self, lon: float, lat: float, seg: np.ndarray, theta: np.ndarray

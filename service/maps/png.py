@@ -35,7 +35,7 @@ from service.maps.content import UI, MapContent, credit_as_of, label_points  # n
 from service.maps.context_layers import RIVER_WEIGHTS, ContextView  # noqa: E402
 from service.maps.flags import MapFlags  # noqa: E402
 from service.maps.labels import part_label_points  # noqa: E402
-from service.maps.strings import credit_label  # noqa: E402
+from service.maps.strings import credit_label, format_date  # noqa: E402
 
 #: A layer with nothing inside the view is expected (layers are cut to it): not worth a warning.
 warnings.filterwarnings("ignore", message="The GeoSeries you are attempting to plot is",
@@ -81,6 +81,28 @@ def _text_px(renderer, text: str, pt: float, weight: str = "normal") -> float:
     """The width in pixels of *text* drawn at *pt* points."""
     props = FontProperties(size=pt, weight=weight)
     return renderer.get_text_width_height_descent(text, props, ismath=False)[0]
+
+
+
+def _drop_partial(lines: list[str], start: int, phrase: str) -> int:
+    """Remove the first words of *phrase* that end ``lines[start:]`` (a caption whose
+    closing "Data as of …" was cut part-way: the credit says it whole instead); the number
+    of lines that went."""
+    words = phrase.split(" ")
+    text = " ".join(lines[start:])
+    cut = next((n for n in range(len(words) - 1, 0, -1)
+                if text == " ".join(words[:n]) or text.endswith(" " + " ".join(words[:n]))),
+               0)  # fmt: skip
+    before = len(lines)
+    while cut and len(lines) > start:
+        parts = lines[-1].split(" ")
+        taken = min(cut, len(parts))
+        cut -= taken
+        if taken < len(parts):
+            lines[-1] = " ".join(parts[:-taken])
+        else:
+            lines.pop()
+    return before - len(lines)
 
 
 def _wrap(renderer, text: str, pt: float, max_px: float, weight: str = "normal",
@@ -171,7 +193,8 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
     if content.context is not None:
         credit += "; " + ui["context_credit"]
     # "Data as of …" once: in the credit unless the caption drawn says it.
-    as_of = ui["as_of"].format(date=content.data_as_of) if content.data_as_of else ""
+    as_of = (ui["as_of"].format(date=format_date(content.data_as_of, content.lang))
+             if content.data_as_of else "")
     said = bool(as_of) and not credit_as_of(content, caption) and height >= 300
 
     def credit_wrapped(with_as_of: bool) -> list[str]:
@@ -199,6 +222,7 @@ def render_image(content: MapContent, flags: MapFlags, width: int, height: int,
         foot_px -= line_px
         if said and as_of not in " ".join(foot_lines[key_lines:]):
             said = False  # its caption line went: the credit says it after all
+            foot_px -= line_px * _drop_partial(foot_lines, key_lines, as_of)
             more = credit_wrapped(True)
             foot_px += (len(more) - len(credit_lines)) * fs * 0.7 * 1.35 * dpi / 72
             credit_lines = more

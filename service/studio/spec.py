@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from service.domain.errors import AtlasError, NotFoundError
+from service.maps.strings import format_date
 from service.store.base import FeatureStore
 from service.studio.errors import SpecError
 
@@ -209,7 +210,10 @@ def composed_caption(doc: MapDocument, data_version: str, data_time: str) -> str
     """
     ui = UI[doc.lang]
     parts = [doc.caption] if doc.caption else []
-    parts.append(f"{ui['data_as_of']} {data_time[:10]} ({data_version}).")
+    # the day as readers write it; the data version's id is for machines (the API and
+    # the X-Data-Version header carry it), not for a caption
+    day = format_date(data_time, doc.lang)
+    parts.append(f"{ui['data_as_of']} {day}" + ("" if day.endswith(".") else "."))
     text = " ".join(parts)
     if len(text) > MAX_COMPOSED_CAPTION:
         text = text[: MAX_COMPOSED_CAPTION - 1] + "…"
