@@ -15,7 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.domain import line_index
 from service.settings import Settings
+from service.store import nearby
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -27,6 +29,14 @@ SLOW_MODULES = frozenset({
     "test_abuse", "test_container", "test_ogc_schemathesis", "test_store_postgis",
     "test_studio_cli", "test_studio_durability", "test_zone_sweep",
 })
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the numba searches (or load them from numba's cache) before any test: in a
+    fresh checkout the first server would otherwise compile them for some seconds in its
+    background thread, in the middle of a test that times its answers."""
+    line_index.compile_search()
+    nearby.compile_walk()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
