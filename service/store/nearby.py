@@ -51,19 +51,6 @@ _A_KM, _F = 6378.137, 1 / 298.257223563  # WGS84
 _HEADER = struct.Struct("<8sq4d")
 
 
-def _spread(v: np.ndarray) -> np.ndarray:
-    """The bits of 16-bit integers moved to the even bit positions of 32."""
-    v = v.astype(np.uint64) & 0xFFFF
-    v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
-    v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
-    v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
-    return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
-
-
-def _morton(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-    return _spread(ix) | (_spread(iy) << np.uint64(1))
-
-
 def _exact_km(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
     """Geodesic (WGS84) distances in km from one point: ``geometry.geodesic_distances_km``,
     the function every answer's distances come from."""
@@ -133,6 +120,15 @@ def _spread_bits(v: int) -> int:
     v = (v | (v << 4)) & 0x0F0F0F0F
     v = (v | (v << 2)) & 0x33333333
     return (v | (v << 1)) & 0x55555555
+
+
+@njit(cache=True)
+def _morton(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    """The Z-order (Morton) keys of grid cells (x and y of 16 bits each)."""
+    keys = np.empty(len(ix), dtype=np.int64)
+    for i in range(len(ix)):
+        keys[i] = _spread_bits(ix[i]) | (_spread_bits(iy[i]) << 1)
+    return keys
 
 
 @njit(cache=True)
@@ -255,7 +251,7 @@ class PlaceGrid:
             west = east = south = north = 0.0
         dx = max(east - west, 1e-6) / (1 << BITS)
         dy = max(north - south, 1e-6) / (1 << BITS)
-        keys = cls._cells(west, south, dx, dy, lons, lats).astype(np.int64)
+        keys = cls._cells(west, south, dx, dy, lons, lats)
         order = np.lexsort((fids, keys))
         return cls(west, south, dx, dy, keys[order], lons[order], lats[order], fids[order])
 
