@@ -6,9 +6,10 @@ points, the circle's pole and the tangents at both ends: one 5 x 3 frame), group
 chunks of consecutive segments of one line with a bounding cap each. A query is one
 unit vector p:
 
-1. The caps bound each chunk's distance from below and above (angles times the
-   ellipsoid's radii of curvature), so only the chunks that may hold a line's nearest
-   point are opened.
+1. The caps bound each chunk's distance from below (an angle times the ellipsoid's
+   smallest radius of curvature there). Per line, the most promising chunk is opened
+   first; then only the chunks whose bound is within the best distance found so far
+   (branch and bound), so most chunks stay closed.
 2. In those, five dot products per arc give the angle to it (to its great circle where
    the foot falls inside the arc, else to the nearer end), which becomes metres with
    the radius of curvature towards the chunk (Euler's formula, ``_heading_radius``),
@@ -106,76 +107,101 @@ def _on_arc(frame: np.ndarray, seg: int, theta: float) -> tuple[float, float, fl
 
 
 @njit(cache=True)
+def _open_chunk(c: int, p: np.ndarray, frame: np.ndarray, arc: np.ndarray,
+                chunk_start: np.ndarray, chunk_len: np.ndarray, chunk_centre: np.ndarray,
+                chunk_radius: np.ndarray, centre_angle: float, out_seg: np.ndarray,
+                out_angle: np.ndarray, out_low: np.ndarray, out_foot: np.ndarray,
+                n: int) -> tuple[int, float]:  # fmt: skip
+    """Step 2 for chunk *c*: every arc's angle from p and foot point, and its lower bound in
+    metres, appended at *n*; the new count and the chunk's smallest upper bound."""
+    p0, p1, p2 = p[0], p[1], p[2]
+    x, y, z = chunk_centre[c, 0], chunk_centre[c, 1], chunk_centre[c, 2]
+    scale = _heading_radius(x + p0, y + p1, z + p2, x - p0, y - p1, z - p2)
+    away = max(centre_angle - chunk_radius[c], 1e-12)
+    spread = SPREAD * min(chunk_radius[c] / away, 1.0) + BOUNDS
+    best = np.inf
+    for s in range(chunk_start[c], chunk_start[c] + chunk_len[c]):
+        cos_a = frame[s, 0, 0] * p0 + frame[s, 0, 1] * p1 + frame[s, 0, 2] * p2
+        cos_b = frame[s, 1, 0] * p0 + frame[s, 1, 1] * p1 + frame[s, 1, 2] * p2
+        off = frame[s, 2, 0] * p0 + frame[s, 2, 1] * p1 + frame[s, 2, 2] * p2
+        along_a = frame[s, 3, 0] * p0 + frame[s, 3, 1] * p1 + frame[s, 3, 2] * p2
+        along_b = frame[s, 4, 0] * p0 + frame[s, 4, 1] * p1 + frame[s, 4, 2] * p2
+        if along_a >= 0.0 and along_b >= 0.0:  # the foot falls inside the arc
+            angle = math.asin(min(abs(off), 1.0))
+            foot = math.atan2(along_a, cos_a)
+        else:
+            angle = _angle(max(cos_a, cos_b))
+            foot = 0.0 if cos_a >= cos_b else arc[s]
+        metres = angle * scale
+        out_seg[n], out_angle[n], out_foot[n] = s, angle, foot
+        out_low[n] = metres * (1.0 - spread)
+        best = min(best, metres * (1.0 + spread))
+        n += 1
+    return n, best
+
+
+@njit(cache=True)
 def _finalists(
     p: np.ndarray, only_nearest: bool, count: int, frame: np.ndarray, owners: np.ndarray,
     arc: np.ndarray, chunk_start: np.ndarray, chunk_len: np.ndarray, chunk_owner: np.ndarray,
-    chunk_centre: np.ndarray, chunk_radius: np.ndarray, chunk_first: np.ndarray,
-    chunk_low_radius: np.ndarray, chunk_high_radius: np.ndarray,
+    chunk_centre: np.ndarray, chunk_radius: np.ndarray, chunk_low_radius: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Steps 1-3 of the search (module docstring) up to the ellipsoid: per line, the few
     arcs that may hold its nearest point (or, with *only_nearest*, the nearest line's),
     as (arc, angle along it of the spherical foot point, line), in order of estimate."""
     p0, p1, p2 = p[0], p[1], p[2]
-    # 1. Caps: lower and upper bounds per chunk. Between p and a chunk, the radius of
-    # curvature lies between the meridian radius at the lower latitude and the
-    # prime-vertical radius at the higher one.
-    meridian, prime_vertical = _radii(abs(p2))
+    # 1. Caps: a lower bound per chunk. Between p and a chunk, the radius of curvature is
+    # at least the meridian radius at the lower of their latitudes.
+    meridian, _ = _radii(abs(p2))
     chunks = len(chunk_start)
     centre_angle = np.empty(chunks)
     lower = np.empty(chunks)
-    cap_best = np.full(count, np.inf)
+    first = np.full(count, -1)  # per line, its chunk with the smallest lower bound
     for c in range(chunks):
         angle = _angle(chunk_centre[c, 0] * p0 + chunk_centre[c, 1] * p1
                        + chunk_centre[c, 2] * p2)  # fmt: skip
         centre_angle[c] = angle
         lower[c] = (max(angle - chunk_radius[c], 0.0) * min(chunk_low_radius[c], meridian)
                     * (1.0 - BOUNDS))  # fmt: skip
-        upper = (_angle(chunk_first[c, 0] * p0 + chunk_first[c, 1] * p1 + chunk_first[c, 2] * p2)
-                 * max(chunk_high_radius[c], prime_vertical) * (1.0 + BOUNDS))  # fmt: skip
-        if upper < cap_best[chunk_owner[c]]:
-            cap_best[chunk_owner[c]] = upper
-    if only_nearest:
-        cap_best[:] = cap_best.min()
-    opened = np.empty(chunks, dtype=np.bool_)
-    total = 0
-    for c in range(chunks):
-        opened[c] = lower[c] <= cap_best[chunk_owner[c]] + MARGIN_M
-        if opened[c]:
-            total += chunk_len[c]
-    # 2. Every arc of the open chunks: its angle from p, and bounds in metres.
+        owner = chunk_owner[c]
+        if first[owner] < 0 or lower[c] < lower[first[owner]]:
+            first[owner] = c
+    # 2. Open the chunks that may hold a line's nearest point (branch and bound): first
+    # each line's most promising chunk (or only the most promising of all), then every
+    # chunk whose lower bound is within the best upper bound found so far for its line
+    # (for all lines with *only_nearest*).
+    total = len(owners)
     seg_of = np.empty(total, dtype=np.int64)
     angle_of = np.empty(total)
     low_of = np.empty(total)
     foot_of = np.empty(total)
-    best = np.full(count, np.inf)
+    best = np.full(count, np.inf)  # per line, the smallest upper bound of its open arcs
+    overall = np.inf
+    opened = np.zeros(chunks, dtype=np.bool_)
     n = 0
-    for c in range(chunks):
-        if not opened[c]:
-            continue
-        x, y, z = chunk_centre[c, 0], chunk_centre[c, 1], chunk_centre[c, 2]
-        scale = _heading_radius(x + p0, y + p1, z + p2, x - p0, y - p1, z - p2)
-        away = max(centre_angle[c] - chunk_radius[c], 1e-12)
-        spread = SPREAD * min(chunk_radius[c] / away, 1.0) + BOUNDS
-        owner = chunk_owner[c]
-        for s in range(chunk_start[c], chunk_start[c] + chunk_len[c]):
-            cos_a = frame[s, 0, 0] * p0 + frame[s, 0, 1] * p1 + frame[s, 0, 2] * p2
-            cos_b = frame[s, 1, 0] * p0 + frame[s, 1, 1] * p1 + frame[s, 1, 2] * p2
-            off = frame[s, 2, 0] * p0 + frame[s, 2, 1] * p1 + frame[s, 2, 2] * p2
-            along_a = frame[s, 3, 0] * p0 + frame[s, 3, 1] * p1 + frame[s, 3, 2] * p2
-            along_b = frame[s, 4, 0] * p0 + frame[s, 4, 1] * p1 + frame[s, 4, 2] * p2
-            if along_a >= 0.0 and along_b >= 0.0:  # the foot falls inside the arc
-                angle = math.asin(min(abs(off), 1.0))
-                foot = math.atan2(along_a, cos_a)
-            else:
-                angle = _angle(max(cos_a, cos_b))
-                foot = 0.0 if cos_a >= cos_b else arc[s]
-            metres = angle * scale
-            seg_of[n], angle_of[n], foot_of[n] = s, angle, foot
-            low_of[n] = metres * (1.0 - spread)
-            best[owner] = min(best[owner], metres * (1.0 + spread))
-            n += 1
     if only_nearest:
-        best[:] = best.min()
+        k = np.argmin(lower[first])
+        seeds = first[k:k + 1]
+    else:
+        seeds = first
+    for c in seeds:
+        n, upper = _open_chunk(c, p, frame, arc, chunk_start, chunk_len, chunk_centre,
+                               chunk_radius, centre_angle[c], seg_of, angle_of, low_of,
+                               foot_of, n)  # fmt: skip
+        opened[c] = True
+        best[chunk_owner[c]] = min(best[chunk_owner[c]], upper)
+        overall = min(overall, upper)
+    for c in range(chunks):
+        owner = chunk_owner[c]
+        if opened[c] or lower[c] > (overall if only_nearest else best[owner]) + MARGIN_M:
+            continue
+        n, upper = _open_chunk(c, p, frame, arc, chunk_start, chunk_len, chunk_centre,
+                               chunk_radius, centre_angle[c], seg_of, angle_of, low_of,
+                               foot_of, n)  # fmt: skip
+        best[owner] = min(best[owner], upper)
+        overall = min(overall, upper)
+    if only_nearest:
+        best[:] = overall
     # 3. Those that may be their line's nearest: estimates at their foot points.
     estimate_of = np.full(n, np.inf)
     best_estimate = np.full(count, np.inf)
@@ -293,7 +319,7 @@ class LineIndex:
         self.chunk_start = np.asarray(cuts, dtype=np.int64)
         self.chunk_len = np.diff(np.append(self.chunk_start, len(owner)))
         self.chunk_owner = owner[self.chunk_start]
-        centres, radii, low, high = [], [], [], []
+        centres, radii, low = [], [], []
         for i, n in zip(self.chunk_start, self.chunk_len, strict=True):
             points = np.vstack([a[i:i + n], b[i:i + n]])
             centre = points.sum(axis=0)
@@ -301,12 +327,9 @@ class LineIndex:
             radii.append(np.arccos(np.clip(points @ centre, -1.0, 1.0)).max())
             centres.append(centre)
             low.append(np.abs(points[:, 2]).min())
-            high.append(np.abs(points[:, 2]).max())
         self.chunk_centre = np.asarray(centres)
         self.chunk_radius = np.asarray(radii) + 1e-12
-        self.chunk_first = np.ascontiguousarray(a[self.chunk_start])  # for upper bounds
         self.chunk_low_radius = np.array([_radii(s)[0] for s in low])
-        self.chunk_high_radius = np.array([_radii(s)[1] for s in high])
 
     def nearest(self, lon: float, lat: float, only_nearest: bool = False
                 ) -> list[NearestPoint | None]:  # fmt: skip
@@ -320,7 +343,7 @@ class LineIndex:
         seg, foot, owners = _finalists(
             p, only_nearest, self.count, self.frame, self.owners, self.arc, self.chunk_start,
             self.chunk_len, self.chunk_owner, self.chunk_centre, self.chunk_radius,
-            self.chunk_first, self.chunk_low_radius, self.chunk_high_radius)  # fmt: skip
+            self.chunk_low_radius)  # fmt: skip
         # On the ellipsoid: the distance at the foot found on the sphere, then one Newton
         # step along the arc to where the geodesic from p meets it at a right angle.
         back, dist = self._geodesic(lon, lat, seg, foot)
