@@ -6,7 +6,6 @@ Screenshots (desktop 1280×800 and phone 375×740) are written to screenshots/ (
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -16,32 +15,11 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "screenshots"
 CHECKPOINTS = {"yukhovichi-dolostsy", "jezerishche-nevel", "lyozna-kruglovka",
                "redki-krasnaya-gorka", "zvenchatka-dubovichka", "selishcha-novozybkov"}  # fmt: skip
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")  # its event loop must end before other modules run theirs
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium to run the browser tests"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 class Watched:

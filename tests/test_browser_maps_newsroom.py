@@ -19,7 +19,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "screenshots" / "newsroom"
 AXE = REPO / "tests" / "vendor" / "axe-core@4.14.1" / "axe.min.js"
 PYM = REPO / "tests" / "vendor" / "pym.js@1.3.2" / "pym.v1.min.js"
@@ -35,21 +34,6 @@ MAP_PAGES = [
     "/maps/custom?crossings=brest-terespol",
     "/maps/custom?countries=RU",
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium (a missing browser fails: these tests never skip)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
 
 
 def _page(browser, width: int, touch: bool = False, reduced: bool = False):

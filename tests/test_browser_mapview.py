@@ -22,7 +22,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "screenshots" / "mapview"
 WIDTHS = (375, 768, 1280)
 
@@ -65,21 +64,6 @@ SAVED = {
     "belarusian": {"title": "Crossings", "lang": "be",
                    "items": {"crossings": ["brest-terespol", "yukhovichi-dolostsy"]}},
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium (a missing browser fails: these tests never skip)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
