@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,40 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+#: pym.js, served by the article page for embeds that use it.
+PYM = REPO / "tests" / "vendor" / "pym.js@1.3.2" / "pym.v1.min.js"
+
+
+class ArticlePage(http.server.BaseHTTPRequestHandler):
+    """A plain article page (``body``) and pym.js, as a newsroom's own site serves them."""
+
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        if self.path.startswith("/pym.js"):
+            data, kind = PYM.read_bytes(), "text/javascript"
+        else:
+            data, kind = self.body, "text/html; charset=utf-8"
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def article() -> Iterator[tuple[str, type[ArticlePage]]]:
+    """An article page on another port (another origin); set ``handler.body``."""
+    handler = type("Article", (ArticlePage,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,7 @@ screenshots/newsroom/ (gitignored).
 
 from __future__ import annotations
 
-import http.server
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +18,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "screenshots" / "newsroom"
 AXE = REPO / "tests" / "vendor" / "axe-core@4.14.1" / "axe.min.js"
-PYM = REPO / "tests" / "vendor" / "pym.js@1.3.2" / "pym.v1.min.js"
 WIDTHS = (375, 768, 1280)
 MAP_PAGES = [
     "/maps/frontier",
@@ -305,35 +301,6 @@ def test_axe_finds_no_serious_or_critical_violation(browser, live_server, path):
 
 
 # ------------------------------------------------------------------ embeds in an article
-class _Article(http.server.BaseHTTPRequestHandler):
-    body = b""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
-        if self.path.startswith("/pym.js"):
-            data, kind = PYM.read_bytes(), "text/javascript"
-        else:
-            data, kind = self.body, "text/html; charset=utf-8"
-        self.send_response(200)
-        self.send_header("content-type", kind)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def article(live_server) -> Iterator[tuple[str, type[_Article]]]:
-    """A plain article page on another port (another origin) that embeds our snippet."""
-    handler = type("Article", (_Article,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    server.shutdown()
-
-
 def _article_html(inner: str) -> bytes:
     filler = "<p>" + "Reporting from the frontier. " * 40 + "</p>"
     return (f"<!doctype html><html lang='en'><head><meta name='viewport' "

@@ -10,10 +10,7 @@ screenshots/mapview/ (gitignored).
 
 from __future__ import annotations
 
-import http.server
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -97,31 +94,6 @@ def _open(page, url: str) -> None:
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".fa-map").screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-class _Article(http.server.BaseHTTPRequestHandler):
-    body = b""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
-        self.send_response(200)
-        self.send_header("content-type", "text/html; charset=utf-8")
-        self.send_header("content-length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def article() -> Iterator[tuple[str, type[_Article]]]:
-    """An article page on another port (another origin); set ``handler.body``."""
-    handler = type("Article", (_Article,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    server.shutdown()
 
 
 def _article_html(inner: str) -> bytes:
