@@ -81,6 +81,33 @@ def test_grid_answers_equal_measuring_every_place(places, monkeypatch, small, le
             assert top_km.tolist() == want_km[:k].tolist()  # the exact function's values
 
 
+@pytest.mark.parametrize("small", [4_096, 0])
+def test_grid_counts_places_on_the_edge_of_the_circle(monkeypatch, small):
+    """Places a hair inside and outside the radius (down to a nanometre per km), where the
+    grid's shortcuts (a place counted or dropped by its arc alone, Lambert's estimate)
+    must hand over to the exact distance: counts and k nearest as measuring every place."""
+    monkeypatch.setattr(nearby, "SMALL", small)
+    rng = np.random.default_rng(5)
+    for lon, lat, radius in [(27.5, 53.9, 25.0), (30.0, 79.5, 25.0), (24.0, 52.0, 0.05),
+                             (28.0, 55.0, 1_000.0), (25.0, 40.0, nearby.MAX_RADIUS_KM)]:
+        n = 4_000
+        factor = 1 + rng.choice([-1, 1], n) * 10 ** rng.uniform(-12, -1, n)
+        plon, plat, _ = GEOD.fwd(np.full(n, lon), np.full(n, lat), rng.uniform(0, 360, n),
+                                 radius * factor * 1000)
+        fids = np.arange(n, dtype=np.int64)
+        grid = PlaceGrid.from_bytes(PlaceGrid.build(fids, plon, plat).to_bytes())
+        box = geometry.degrees_around(lon, lat, radius)
+        inside = (plon >= box.west) & (plon <= box.east) & (plat >= box.south) & (plat <= box.north)
+        km = geometry.geodesic_distances_km(lon, lat, plon, plat)
+        near = inside & (km <= radius)
+        assert 0 < near.sum() < inside.sum()
+        assert grid.count(lon, lat, radius, box) == near.sum()
+        order = np.lexsort((fids[near], km[near]))
+        matched, top, top_km = grid.nearest(lon, lat, radius, box, 25)
+        assert matched == near.sum()
+        assert top.tolist() == fids[near][order][:25].tolist()
+
+
 def test_grid_declines_boxes_across_the_antimeridian_or_near_a_pole():
     box = geometry.degrees_around(179.9, 10.0, 50.0)
     assert not PlaceGrid.usable(179.9, 10.0, 50.0, box)

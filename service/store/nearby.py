@@ -8,26 +8,29 @@ read it when first asked.
 
 ``count`` walks the quadtree from nodes about half the query box wide: a node wholly
 inside the box and the circle counts whole (its size is a subtraction), a node wholly
-outside the circle is dropped, and only the places of the nodes on the circle's edge
-(at most ``LEAF`` each) are measured. Both node tests use the triangle inequality with
-the distance to the node's centre and a bound on the centre's distance to any point of
-the node (half its meridian arc plus half its widest parallel arc). Places and node
-centres are measured with Lambert's formula (``approx_km``), which stays within
-``tolerance_km`` of the exact WGS84 distance; the exact function (pyproj,
-the one every answer's distances come from) is called only for the places whose
-approximate distance cannot decide: within the tolerance of the radius, or of the k-th
-distance. ``nearest`` counts, then measures the places within a radius grown from the
-density until it holds the k nearest. Counts, order (distance, then fid) and distances
-are those of measuring every place in the box. The walk and the approximate
-measurements are compiled with numba (``_gather``: a few hundred nodes and places per
-query, which as numpy calls cost more in per-call overhead than in arithmetic).
+outside the circle is dropped, and only the places of the nodes on the circle's edge (at
+most ``LEAF`` each) are measured. Both node tests use the triangle inequality with the
+distance to the node's centre and a bound on the centre's distance to any point of the
+node (half its meridian arc plus half its widest parallel arc). A place on the edge is
+first judged by its arc on the auxiliary sphere alone (a haversine on reduced latitudes,
+kept per place): surely within or surely beyond the radius unless it lies within some
+0.7 % of it (``_arc_limits``). Places in that band and node centres are measured with
+Lambert's formula (``approx_km``), which stays within ``tolerance_km`` of the exact
+WGS84 distance; the exact function (pyproj, the one every answer's distances come from)
+is called only for the places whose approximate distance cannot decide: within the
+tolerance of the radius, or of the k-th distance. ``nearest`` counts, then measures the
+places within a radius grown from the density until it holds the k nearest. Counts,
+order (distance, then fid) and distances are those of measuring every place in the box.
+The walk and the approximate measurements are compiled with numba (``_gather``: a few
+hundred nodes and places per query, which as numpy calls cost more in per-call overhead
+than in arithmetic).
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -61,13 +64,18 @@ def _exact_km(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.
 
 
 @njit(cache=True)
-def _lambert_km(lon1: float, b1: float, cos_b1: float, lon2: float, lat2: float) -> float:
-    """Lambert's formula for the WGS84 geodesic distance in km from lon1 (with *b1*, the
-    reduced latitude of the first point, and its cosine) to lon2/lat2."""
-    b2 = math.atan((1.0 - _F) * math.tan(math.radians(lat2)))
-    dlon = math.radians(lon2 - lon1)
-    h = math.sin((b2 - b1) / 2) ** 2 + cos_b1 * math.cos(b2) * math.sin(dlon / 2) ** 2
-    sigma = 2.0 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
+def _half_chord(b1: float, cos_b1: float, b2: float, cos_b2: float, dlon: float) -> float:
+    """sin^2(sigma / 2) of the arc sigma between two points of reduced latitudes b1, b2
+    (with their cosines) *dlon* radians apart, on the auxiliary sphere (haversine)."""
+    h = math.sin((b2 - b1) / 2) ** 2 + cos_b1 * cos_b2 * math.sin(dlon / 2) ** 2
+    return min(max(h, 0.0), 1.0)
+
+
+@njit(cache=True)
+def _lambert_h(h: float, b1: float, b2: float) -> float:
+    """Lambert's formula for the WGS84 geodesic distance in km between points of reduced
+    latitudes b1, b2 whose arc has ``_half_chord`` *h*. Never more than A * sigma."""
+    sigma = 2.0 * math.asin(math.sqrt(h))
     half_sin, half_cos = math.sin(sigma / 2), math.cos(sigma / 2)
     if half_sin <= 1e-12:  # the same point
         return _A_KM * sigma
@@ -76,6 +84,32 @@ def _lambert_km(lon1: float, b1: float, cos_b1: float, lon2: float, lat2: float)
     x = (sigma - sin_sigma) * (math.sin(p) * math.cos(q) / half_cos) ** 2
     y = (sigma + sin_sigma) * (math.cos(p) * math.sin(q) / half_sin) ** 2
     return _A_KM * (sigma - _F / 2 * (x + y))
+
+
+@njit(cache=True)
+def _lambert_km(lon1: float, b1: float, cos_b1: float, lon2: float, lat2: float) -> float:
+    """Lambert's formula for the WGS84 geodesic distance in km from lon1 (with *b1*, the
+    reduced latitude of the first point, and its cosine) to lon2/lat2."""
+    b2 = _reduced(lat2)
+    h = _half_chord(b1, cos_b1, b2, math.cos(b2), math.radians(lon2 - lon1))
+    return _lambert_h(h, b1, b2)
+
+
+@njit(cache=True)
+def _arc_limits(radius: float) -> tuple[float, float]:
+    """(h_in, h_out): a place whose ``_half_chord`` is at most h_in lies surely within
+    *radius* km, one whose half chord exceeds h_out surely beyond it, exactly and by
+    Lambert's estimate alike, with its tolerance.
+
+    Lambert's distance d is A * sigma less f/2 (X + Y), where X and Y are not negative,
+    Y <= 2 sigma and X <= (sigma - sin sigma) / cos^2(sigma / 2), under 3 % of sigma for
+    arcs under 2,500 km: so A * sigma (1 - 2 f) <= d <= A * sigma, and the exact
+    distance is within ``tolerance_km`` of d."""
+    sigma_in = (radius - 1e-6) / (_A_KM * (1.0 + 1e-5)) * (1.0 - 1e-9)
+    sigma_out = (radius + 1e-6) / (_A_KM * (1.0 - 2.0 * _F - 1e-5)) * (1.0 + 1e-9)
+    h_in = math.sin(sigma_in / 2) ** 2 if sigma_in > 0 else -1.0
+    h_out = math.sin(min(sigma_out, math.pi) / 2) ** 2 if sigma_out < math.pi else 2.0
+    return h_in, h_out
 
 
 @njit(cache=True)
@@ -133,16 +167,17 @@ def _morton(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
 
 @njit(cache=True)
 def _gather(
-    keys: np.ndarray, plon: np.ndarray, plat: np.ndarray, west: float, south: float, dx: float,
-    dy: float, lon: float, lat: float, radius: float, qw: float, qs: float, qe: float,
-    qn: float, whole: bool, small: int, leaf: int,
+    keys: np.ndarray, plon: np.ndarray, plat: np.ndarray, prb: np.ndarray, pcos: np.ndarray,
+    west: float, south: float, dx: float, dy: float, lon: float, lat: float, radius: float,
+    qw: float, qs: float, qe: float, qn: float, whole: bool, small: int, leaf: int,
 ) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
-    """The quadtree walk (module docstring): (the count of the places in nodes wholly
-    inside, then the indices and approximate distances of the places that may be within
-    *radius*: in the box, approximate distance within the tolerance of it or closer).
+    """The quadtree walk (module docstring): (the count of the places surely within
+    *radius*, then the indices and approximate distances of the other places that may be
+    within it: in the box, approximate distance within the tolerance of it or closer).
 
-    With *whole* False the nodes wholly inside are measured too (their places are
-    returned, the count is 0): ``nearest`` needs their distances."""
+    With *whole* False nothing is counted: every place that may be within is returned,
+    with its distance (``nearest`` needs them). *prb* and *pcos* are the places' reduced
+    latitudes and their cosines."""
     n = len(keys)
     none = np.zeros(0, dtype=np.int64)
     top = (1 << BITS) - 1
@@ -214,16 +249,67 @@ def _gather(
     idx = np.empty(total, dtype=np.int64)
     approx = np.empty(total)
     m = 0
+    h_in, h_out = _arc_limits(radius)
     for r in range(len(runs_lo)):
         for i in range(runs_lo[r], runs_hi[r]):
             x, y = plon[i], plat[i]
             if x < qw or x > qe or y < qs or y > qn:
                 continue
-            d = _lambert_km(lon, b1, cos_b1, x, y)
+            h = _half_chord(b1, cos_b1, prb[i], pcos[i], math.radians(x - lon))
+            if h > h_out:
+                continue
+            if whole and h <= h_in:
+                counted += 1
+                continue
+            d = _lambert_h(h, b1, prb[i])
             if d - tolerance_km(d) <= radius:
                 idx[m], approx[m] = i, d
                 m += 1
     return counted, idx[:m], approx[:m]
+
+
+@njit(cache=True)
+def _to_measure(approx: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the candidates surely within *radius* by their approximate distances, those whose
+    exact distance is needed: near the radius and, for the first *k*, near the k-th)."""
+    n = len(approx)
+    sure = np.empty(n, dtype=np.bool_)
+    measure = np.empty(n, dtype=np.bool_)
+    n_sure = 0
+    for i in range(n):
+        sure[i] = approx[i] + tolerance_km(approx[i]) <= radius
+        measure[i] = not sure[i]
+        n_sure += sure[i]
+    if k > 0:
+        if n_sure >= k:  # k places surely within: the k-th of them bounds the answer
+            kth = np.partition(approx[sure], k - 1)[k - 1]
+            bound = kth + tolerance_km(kth)
+            for i in range(n):
+                if approx[i] - tolerance_km(approx[i]) <= bound:
+                    measure[i] = True
+        else:
+            measure[:] = True
+    return sure, measure
+
+
+@njit(cache=True)
+def _settled(idx: np.ndarray, sure: np.ndarray, dist: np.ndarray, radius: float,
+             k: int) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
+    """(how many candidates lie within *radius*: surely, or by their exact distance
+    *dist* (inf where not measured), then, if *k* > 0, the indices and exact distances of
+    the measured ones within)."""
+    count = 0
+    m = 0
+    picked = np.empty(len(idx), dtype=np.int64)
+    picked_km = np.empty(len(idx))
+    for i in range(len(idx)):
+        within = dist[i] <= radius
+        if within or sure[i]:
+            count += 1
+        if within and k > 0:
+            picked[m], picked_km[m] = idx[i], dist[i]
+            m += 1
+    return count, picked[:m], picked_km[:m]
 
 
 @dataclass(frozen=True)
@@ -238,6 +324,14 @@ class PlaceGrid:
     lon: np.ndarray
     lat: np.ndarray
     fid: np.ndarray  # int64
+    #: Each place's reduced latitude (radians) and its cosine, computed on load (not stored).
+    reduced_lat: np.ndarray = field(init=False, repr=False, compare=False)
+    cos_reduced_lat: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        reduced = np.arctan((1.0 - _F) * np.tan(np.radians(self.lat)))
+        object.__setattr__(self, "reduced_lat", reduced)
+        object.__setattr__(self, "cos_reduced_lat", np.cos(reduced))
 
     @classmethod
     def build(cls, fids: np.ndarray, lons: np.ndarray, lats: np.ndarray) -> PlaceGrid:
@@ -300,9 +394,9 @@ class PlaceGrid:
                 whole: bool) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
         """(count of the places in nodes wholly inside, then the indices and approximate
         distances of the places that may be within *radius*; see ``_gather``)."""
-        return _gather(self.keys, self.lon, self.lat, self.west, self.south, self.dx, self.dy,
-                       lon, lat, radius, box.west, box.south, box.east, box.north, whole,
-                       SMALL, LEAF)  # fmt: skip
+        return _gather(self.keys, self.lon, self.lat, self.reduced_lat, self.cos_reduced_lat,
+                       self.west, self.south, self.dx, self.dy, lon, lat, radius, box.west,
+                       box.south, box.east, box.north, whole, SMALL, LEAF)  # fmt: skip
 
     def _exact(self, lon: float, lat: float, idx: np.ndarray) -> np.ndarray:
         return _exact_km(lon, lat, self.lon[idx], self.lat[idx])
@@ -315,23 +409,11 @@ class PlaceGrid:
 
         Exact distances are computed only where the approximation cannot decide: near the
         radius, and near the k-th distance."""
-        tol = tolerance_km(approx)
-        sure = approx + tol <= radius
-        measure = ~sure
-        if k > 0:
-            if sure.sum() >= k:  # k places surely within: the k-th of them bounds the answer
-                kth = np.partition(approx[sure], k - 1)[k - 1]
-                measure |= approx - tol <= kth + tolerance_km(kth)
-            else:
-                measure[:] = True
+        sure, measure = _to_measure(approx, radius, k)
         dist = np.full(len(idx), np.inf)
-        dist[measure] = _exact_km(lon, lat, self.lon[idx[measure]], self.lat[idx[measure]])
-        within = dist <= radius
-        count = int(sure.sum() + (within & ~sure).sum())
-        if k <= 0:
-            return count, idx[:0], dist[:0]
-        pick = np.flatnonzero(within)
-        return count, idx[pick], dist[pick]
+        if measure.any():
+            dist[measure] = _exact_km(lon, lat, self.lon[idx[measure]], self.lat[idx[measure]])
+        return _settled(idx, sure, dist, radius, k)
 
     def count(self, lon: float, lat: float, radius_km: float, box: BBox) -> int:
         """How many places lie in *box* and within *radius_km* (geodesic) of lon/lat."""
