@@ -264,11 +264,13 @@ async def _inproc(backend: str, target: str, mmap_bytes: int, qfile: Path) -> di
     mem_start = memory(os.getpid())
     out: dict[str, Any] = {"open_s": opened, "first_all_s": first, "mem_start": mem_start}
     matched: dict[str, list[int]] = {}
+    returned: dict[str, list[int]] = {}
     for kind in KINDS:
         for q in qs[kind]:  # untimed warm-up pass
             page = await call(kind, q)
             if hasattr(page, "matched"):
                 matched.setdefault(kind, []).append(page.matched)
+                returned.setdefault(kind, []).append(len(page.features))
         times, cpu = [], []
         for _ in range(2):
             for q in qs[kind]:
@@ -285,6 +287,7 @@ async def _inproc(backend: str, target: str, mmap_bytes: int, qfile: Path) -> di
             m = matched[kind]
             out[kind]["matched_median"] = float(statistics.median(m))
             out[kind]["matched_max"] = int(max(m))
+            out[kind]["returned_median"] = float(statistics.median(returned[kind]))
     out["mem_end"] = memory(os.getpid())
     await store.close()
     return out
@@ -804,7 +807,15 @@ def _latency_table(rows: dict[str, Any], sizes: list[int], key: str, title: str)
             ok_cpu = cpu and max(cpu) < TARGET_P50_MS and max(cpu) <= 3 * min(cpu) + 0.2
             verdict = f"wall {verdict}; CPU {'met' if ok_cpu else 'MISSED'}"
         out.append(f"| {KIND_TITLES[kind]} | " + " | ".join(cells) + f" | {verdict} |")
-    return [*out, ""]
+    out.append("")
+    sizes_of = {kind: [rows[str(n)][key].get(kind, {}).get("returned_median") for n in have]
+                for kind in KINDS}  # fmt: skip
+    varying = {k: v for k, v in sizes_of.items() if None not in v and len(set(v)) > 1}
+    if varying:  # a page that fills up as N grows costs more to fetch, whatever the search
+        out += ["Places returned per query (median), " + "; ".join(
+            f"{KIND_TITLES[k]}: " + " / ".join(f"{x:g}" for x in v) for k, v in varying.items())
+            + f" at N = {' / '.join(f'{n:,}' for n in have)}.", ""]  # fmt: skip
+    return out
 
 
 def _tipg_table(t: dict[str, Any]) -> list[str]:
