@@ -27,6 +27,7 @@ Writes ``bench/results.md``; raw numbers go to
 from __future__ import annotations
 
 import atexit
+import compileall
 import json
 import os
 import platform
@@ -122,9 +123,23 @@ def pinned(cmd: list[str], cores: str | None) -> list[str]:
     return ["taskset", "-c", cores, *cmd] if cores and shutil.which("taskset") else cmd
 
 
+def compile_package() -> None:
+    """Write the package's bytecode once, as the container image does (``compileall``):
+    with PYTHONDONTWRITEBYTECODE set, as on some machines, every server would otherwise
+    compile its sources again at start-up (0.1-0.2 s of each first answer)."""
+    global _COMPILED
+    if not _COMPILED:
+        compileall.compile_dir(ROOT / "service", quiet=1)
+        _COMPILED = True
+
+
+_COMPILED = False
+
+
 def start(
     name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
+    compile_package()
     LOGS.mkdir(parents=True, exist_ok=True)
     out = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
