@@ -395,6 +395,18 @@ def psql(sql: str, db: str = "postgres") -> str:
     return r.stdout.strip()
 
 
+def drain(db: str, timeout: float = 120.0) -> float:
+    """Wait until no query of another session runs in *db* (seconds waited): a server's
+    slow queries outlive the wrk run that sent them (tipg's deep OFFSET pages take
+    seconds each) and would slow the next server measured on the same database."""
+    started = time.perf_counter()
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+           "AND state = 'active' AND pid <> pg_backend_pid()")
+    while psql(sql, db) != "0" and time.perf_counter() - started < timeout:
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
 def ensure_db(n: int, fresh: bool) -> str:
     db = f"fa_scale_{n}"
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
@@ -544,6 +556,9 @@ def part_tipg(n: int, results: dict[str, Any]) -> None:
                         runs[kind][str(c)][name].append(r)
                         run.settle(bases[name] + ("/collections/public.places"
                                                   if name == "tipg" else "/healthz"))
+                        waited = drain(db)
+                        if waited > 1.0:
+                            log(f"  {name}: its queries ran on {waited:.1f} s after wrk")
                     log(f"  [{rnd + 1}/{ROUNDS}] {kind} c={c}: " + ", ".join(
                         f"{s} {runs[kind][str(c)][s][-1]['rps']:,.0f}/s "
                         f"p99 {runs[kind][str(c)][s][-1]['p99_ms']:.1f}" for s in procs))
