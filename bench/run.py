@@ -126,7 +126,7 @@ def pinned(cmd: list[str], cores: str | None) -> list[str]:
 def compile_package() -> None:
     """Write the package's bytecode once, as the container image does (``compileall``):
     with PYTHONDONTWRITEBYTECODE set, as on some machines, every server would otherwise
-    compile its sources again at start-up (0.1-0.2 s of each first answer)."""
+    compile its sources again at start-up (0.7 s of each start on a slow machine)."""
     global _COMPILED
     if not _COMPILED:
         compileall.compile_dir(ROOT / "service", quiet=1)

@@ -392,7 +392,7 @@ class PlaceGrid:
 
     def _gather(self, lon: float, lat: float, radius: float, box: BBox,
                 whole: bool) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
-        """(count of the places in nodes wholly inside, then the indices and approximate
+        """(count of the places surely within, then the indices and approximate
         distances of the places that may be within *radius*; see ``_gather``)."""
         return _gather(self.keys, self.lon, self.lat, self.reduced_lat, self.cos_reduced_lat,
                        self.west, self.south, self.dx, self.dy, lon, lat, radius, box.west,
@@ -436,7 +436,7 @@ class PlaceGrid:
         matched, idx, dist = self._settle(lon, lat, radius_km, idx, approx,
                                           k if not counted else 0)  # fmt: skip
         matched += counted
-        if counted and k > 0:  # nodes counted whole: find the k nearest in a smaller circle
+        if counted and k > 0:  # some counted unmeasured: find the k nearest in a smaller circle
             k = min(k, matched)
             reach = radius_km * min(1.0, math.sqrt(2.0 * k / matched))
             while True:
