@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import compileall
+import functools
 import json
 import os
 import platform
@@ -123,17 +124,12 @@ def pinned(cmd: list[str], cores: str | None) -> list[str]:
     return ["taskset", "-c", cores, *cmd] if cores and shutil.which("taskset") else cmd
 
 
+@functools.cache  # once per benchmark run
 def compile_package() -> None:
-    """Write the package's bytecode once, as the container image does (``compileall``):
-    with PYTHONDONTWRITEBYTECODE set, as on some machines, every server would otherwise
+    """Write the package's bytecode, as the container image does (``compileall``): with
+    PYTHONDONTWRITEBYTECODE set, as on some machines, every server would otherwise
     compile its sources again at start-up (0.7 s of each start on a slow machine)."""
-    global _COMPILED
-    if not _COMPILED:
-        compileall.compile_dir(ROOT / "service", quiet=1)
-        _COMPILED = True
-
-
-_COMPILED = False
+    compileall.compile_dir(ROOT / "service", quiet=1)
 
 
 def start(
